@@ -1,0 +1,80 @@
+# make demo: set up .venv, start the simulator, run the example playbook, stop the simulator.
+# make test: every check (unit, sanity, lint, build/install, docs, integration), on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# The Python that runs ansible-core 2.19 (3.11 .. 3.13); override with `make PYTHON=/path/to/python3.11 test`.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
+VENV := .venv
+VPY := $(CURDIR)/$(VENV)/bin/python
+VBIN := $(CURDIR)/$(VENV)/bin
+BUILD := $(CURDIR)/build
+TREE := $(BUILD)/ansible_collections/mim/certificate_management
+COLLECTIONS := $(BUILD)/collections
+SIM := tools/simulator/mim_cm_simulator.py
+COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL := $(BUILD)/dist/mim-certificate_management-$(COLLECTION_VERSION).tar.gz
+PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: help setup demo test tree build install units sanity lint docs-check integration simulator-tests newest clean
+
+help:
+	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
+	@echo "make test   - run every check (unit, sanity, lint, build, docs, integration)"
+
+$(VENV)/.installed: requirements-dev.txt constraints.txt
+	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found; run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+# ansible-test needs the collection under ansible_collections/<namespace>/<name>/: a copy of the tracked and new files.
+tree: setup
+	rm -rf $(BUILD)/ansible_collections
+	mkdir -p $(TREE)
+	git ls-files --cached --others --exclude-standard -z | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' | tar -cf - -T - | tar -xf - -C $(TREE)
+	# its own git repository, so that ansible-test does not take it for ignored files of this checkout
+	cd $(TREE) && git init -q && git add -A
+
+build: tree
+	rm -rf $(BUILD)/dist
+	cd $(TREE) && $(VBIN)/ansible-galaxy collection build --output-path $(BUILD)/dist
+
+install: build
+	rm -rf $(COLLECTIONS)
+	$(VBIN)/ansible-galaxy collection install $(TARBALL) -p $(COLLECTIONS)
+
+demo: install
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) tools/demo/run_demo.sh $(VPY)
+
+units: tree
+	$(VPY) tools/seed_ansible_test_pip.py
+	cd $(TREE) && $(VBIN)/ansible-test units --venv --python $(PY_VERSION) --requirements
+
+sanity: tree
+	$(VPY) tools/seed_ansible_test_pip.py
+	cd $(TREE) && $(VBIN)/ansible-test sanity --venv --python $(PY_VERSION) --requirements
+
+lint: setup
+	$(VBIN)/ansible-lint --profile production --offline
+
+docs-check: install
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request_status > $(BUILD)/cm_request_status.txt
+	grep -q 'request_id' $(BUILD)/cm_request_status.txt
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc --list mim.certificate_management | grep -q cm_request_status
+
+simulator-tests: setup
+	$(VPY) -m pytest -q tools/simulator/tests
+
+integration: tree
+	tools/run_integration.sh $(VPY) $(TREE)
+
+test: simulator-tests units sanity lint docs-check integration newest
+
+clean:
+	rm -rf $(BUILD) $(VENV) $(VENV)-newest

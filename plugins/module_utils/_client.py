@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mim.certificate_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The MIM CM REST client: one HTTP session, URL building, GET/PUT and error decoding."""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+from urllib.parse import urlsplit
+
+try:
+    import requests
+except ImportError:
+    requests = None
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+else:
+    REQUESTS_IMPORT_ERROR = None
+
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    HTTPStatusError,
+    RequestNotFound,
+    UnexpectedResponse,
+)
+
+DEFAULT_API_PATH = '/CertificateManagement/api/v1.0'
+USER_AGENT = 'ansible-mim.certificate_management'
+
+_GUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+_HTML_TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r'<[^>]+>')
+_MESSAGE_KEYS = ('message', 'exceptionmessage', 'messagedetail', 'error_description', 'error')
+_MAX_MESSAGE = 500
+
+
+def canonical_request_id(value):
+    """Return a request GUID in the form the API takes (lower case, no braces); raise ConfigurationError otherwise."""
+    text = value.strip().lower() if isinstance(value, str) else ''
+    if text.startswith('{') and text.endswith('}'):
+        text = text[1:-1]
+    if not _GUID.match(text):
+        raise ConfigurationError('request_id %r is not a GUID; expected 8-4-4-4-12 hexadecimal digits, '
+                                 'for example 2f1b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d (braces are allowed)' % (value,))
+    return text
+
+
+def server_message(response):
+    """Return the server's own words from an error answer: JSON Message, a JSON string, or the text of an HTML page."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        lowered = {str(key).lower(): value for key, value in data.items()}
+        parts = [str(lowered[key]) for key in _MESSAGE_KEYS if lowered.get(key)]
+        if parts:
+            return ' '.join(parts)
+    elif isinstance(data, str) and data:
+        return data
+    text = response.text or ''
+    title = _HTML_TITLE.search(text)
+    if title:
+        text = title.group(1)
+    text = ' '.join(_HTML_TAG.sub(' ', text).split())
+    return text[:_MAX_MESSAGE] + ('...' if len(text) > _MAX_MESSAGE else '')
+
+
+def _join_url(url, api_path):
+    """Join the site URL and the API path, validating the URL before any network call."""
+    if not url:
+        raise ConfigurationError('url is required: the MIM CM site, for example https://cm.contoso.com (or set MIM_CM_URL)')
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ('http', 'https') or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError('url %r is not an http:// or https:// address of the MIM CM site, '
+                                 'for example https://cm.contoso.com' % (url,))
+    if parts.username or parts.password:
+        raise ConfigurationError('url must not carry credentials; use username and password instead')
+    path = '/'.join(part.strip('/') for part in (parts.path, api_path or '') if part.strip('/'))
+    return ('%s://%s/%s' % (parts.scheme.lower(), parts.netloc, path)).rstrip('/')
+
+
+class CMClient:
+    """Talks to one MIM CM site over one requests.Session (keep-alive, cookies kept for the whole run)."""
+
+    def __init__(self, url, auth, api_path=DEFAULT_API_PATH, validate_certs=True, ca_path=None, timeout=30):
+        if requests is None:
+            raise ConfigurationError('the Python library requests is required on the host that runs the module')
+        if timeout is None or timeout <= 0:
+            raise ConfigurationError('timeout must be a positive number of seconds, not %r' % (timeout,))
+        self.base_url = _join_url(url, api_path)
+        self.auth = auth
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update({'Accept': 'application/json', 'User-Agent': USER_AGENT})
+        self.session.verify = (ca_path or True) if validate_certs else False
+        auth.apply(self.session)
+
+    def request_url(self, request_id):
+        """Return the URL of one request."""
+        return '%s/requests/%s' % (self.base_url, request_id)
+
+    def get_request(self, request_id):
+        """Return the server's Request object; raise RequestNotFound when the server does not know the id."""
+        url = self.request_url(request_id)
+        action = 'read request %s' % request_id
+        response = self._send('GET', url, action, not_found_ok=True)
+        if response.status_code == 404:
+            raise RequestNotFound('request %s was not found at %s (HTTP 404). The MIM CM REST API may be disabled '
+                                  '(Clm.WebApi.Enabled in the CM web.config) or api_path may be wrong'
+                                  % (request_id, url), http_status=404, url=url)
+        if response.status_code == 204 or not response.content:
+            raise RequestNotFound('request %s was not found: the server answered HTTP %s with no content'
+                                  % (request_id, response.status_code), http_status=response.status_code, url=url)
+        return self._json_object(response, url, action)
+
+    def set_request_status(self, request_id, status):
+        """PUT the final status; return the Request object of a 200 answer, or None after 204 No Content."""
+        url = self.request_url(request_id)
+        action = 'set request %s to %s' % (request_id, status)
+        response = self._send('PUT', url, action, json={'status': status})
+        if response.status_code == 204 or not response.content:
+            return None
+        return self._json_object(response, url, action)
+
+    def _send(self, method, url, action, json=None, not_found_ok=False):
+        """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
+        try:
+            response = self.session.request(method, url, json=json, timeout=self.timeout, allow_redirects=False)
+        except requests.exceptions.SSLError as exc:
+            raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. Set ca_path to the CA bundle that signed '
+                                    'the server certificate; validate_certs: false is only for test servers'
+                                    % (action, url, _reason(exc)), url=url)
+        except requests.exceptions.Timeout as exc:
+            raise ConnectionFailure('Failed to %s: no answer from %s within %s seconds (%s); check the server or raise timeout'
+                                    % (action, url, self.timeout, _reason(exc)), url=url)
+        except requests.exceptions.RequestException as exc:
+            raise ConnectionFailure('Failed to %s: could not connect to %s: %s; check url and that the server is reachable'
+                                    % (action, url, _reason(exc)), url=url)
+        status = response.status_code
+        if 300 <= status < 400:
+            raise HTTPStatusError('Failed to %s: %s answered HTTP %s redirecting to %s; redirects are not followed, '
+                                  'set url to the final address' % (action, url, status, response.headers.get('Location', '(no Location)')),
+                                  http_status=status, url=url)
+        if status >= 400 and not (not_found_ok and status == 404):
+            raise HTTPStatusError('Failed to %s at %s with HTTP status %s %s: %s%s'
+                                  % (action, url, status, response.reason or '', server_message(response) or '(no message)',
+                                     _hint(status, self.auth)),
+                                  http_status=status, url=url)
+        return response
+
+    @staticmethod
+    def _json_object(response, url, action):
+        try:
+            data = response.json()
+        except ValueError:
+            raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with a body that is not JSON: %s'
+                                     % (action, url, response.status_code, server_message(response)),
+                                     http_status=response.status_code, url=url)
+        if not isinstance(data, dict):
+            raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with JSON that is not a Request object'
+                                     % (action, url, response.status_code), http_status=response.status_code, url=url)
+        return data
+
+
+def _reason(exc):
+    """The innermost cause of a transport error, without the noise of urllib3's wrappers."""
+    reason = exc
+    while reason.__context__ is not None and isinstance(reason.__context__, Exception):
+        reason = reason.__context__
+    return str(reason) or type(reason).__name__
+
+
+def _hint(status, auth):
+    """A next step for the statuses a user can act on."""
+    if status == 401:
+        return ' (authentication with %s was refused: check the credentials and the auth method the site accepts)' % auth.describe()
+    if status == 403:
+        return ' (the account lacks the MIM CM permission for this request or action)'
+    return ''

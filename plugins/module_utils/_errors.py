@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mim.certificate_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Exception classes of the collection. Modules catch MimCmError once."""
+
+from __future__ import annotations
+
+
+class MimCmError(Exception):
+    """Base of every failure a module reports; carries what the user needs to act."""
+
+    def __init__(self, msg, http_status=None, url=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.http_status = http_status
+        self.url = url
+
+    def to_result(self):
+        """Return the keys a module passes to fail_json: msg, and the HTTP facts when there was an answer."""
+        result = {'msg': self.msg}
+        if self.http_status is not None:
+            result['http_status'] = self.http_status
+        if self.url is not None:
+            result['url'] = self.url
+        return result
+
+
+class ConfigurationError(MimCmError):
+    """An option is missing or malformed; raised before any network call."""
+
+
+class ConnectionFailure(MimCmError):
+    """No HTTP answer: DNS, refused connection, TLS failure or timeout."""
+
+
+class HTTPStatusError(MimCmError):
+    """The server answered with an error status (4xx, 5xx) or an unexpected redirect."""
+
+
+class UnexpectedResponse(MimCmError):
+    """The server answered, but with something the API does not document (bad JSON, unknown status)."""
+
+
+class RequestNotFound(MimCmError):
+    """The request id is not known to the server (or the API is not reachable at that path)."""
+
+
+class FinalStatusConflict(MimCmError):
+    """The request already holds a different final status; final statuses never change."""

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mim.certificate_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: cm_request_status
+short_description: Mark a MIM CM request Completed, Canceled or Abandoned
+version_added: 0.1.0
+description:
+  - Moves a Microsoft Identity Manager Certificate Management (MIM CM) request to a final status
+    with C(PUT /requests/{id}) of the MIM CM REST API.
+  - Reads the request first. A request that already has the wanted status is left alone (C(changed: false)).
+    A request in another final status (Completed, Canceled, Abandoned, Denied, Failed) is an error naming both statuses.
+  - Whether a transition is allowed is the server's decision; its refusal is reported with the server's message.
+  - Status numbers are mapped to names by one table. Microsoft documents only 3 (Approved) and 8 (Completed);
+    0 None, 1 Pending, 2 Denied, 4 Executing, 5 Failed, 6 Canceled and 7 Abandoned are inferred from the order of the
+    C(RequestStatus) enumeration. A number outside the table is an error, never a guess.
+author:
+  - MIM CM automation maintainers (@mim-certificate-management)
+extends_documentation_fragment:
+  - mim.certificate_management.connection
+  - mim.certificate_management.connection.action_group
+attributes:
+  check_mode:
+    description: Reads the request and reports what would change; never writes.
+    support: full
+  diff_mode:
+    description: Shows the status before and after.
+    support: full
+options:
+  request_id:
+    description:
+      - GUID of the request, in any case, with or without braces.
+      - Sent to the server in canonical form (lower case, no braces).
+    type: str
+    required: true
+    version_added: 0.1.0
+  status:
+    description:
+      - The final status the request must have.
+    type: str
+    required: true
+    choices: [completed, canceled, abandoned]
+    version_added: 0.1.0
+seealso:
+  - name: Cancel, abandon, or complete a request
+    description: Microsoft's reference of the PUT call this module makes.
+    link: https://learn.microsoft.com/en-us/microsoft-identity-manager/reference/cancel-abandon-or-complete-a-request
+'''
+
+EXAMPLES = r'''
+- name: Mark the enrollment request of this host Completed
+  mim.certificate_management.cm_request_status:
+    url: https://cm.contoso.com
+    auth: basic
+    username: svc-provisioning
+    password: "{{ cm_password }}"
+    request_id: "{{ cm_request_id }}"
+    status: completed
+  delegate_to: localhost
+
+- name: Abandon a request, with the connection set once for the play
+  module_defaults:
+    group/mim.certificate_management.cm:
+      url: https://cm.contoso.com
+      auth: bearer
+      token: "{{ adfs_access_token }}"
+  block:
+    - name: Abandon the request of a host whose provisioning failed
+      mim.certificate_management.cm_request_status:
+        request_id: "{5F0B5B8E-3C4A-4D7B-9E2F-6A1C0D3B2E11}"
+        status: abandoned
+      delegate_to: localhost
+'''
+
+RETURN = r'''
+request_id:
+  description: The request GUID in canonical form.
+  returned: always
+  type: str
+  sample: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+previous_status:
+  description: The status the request had before the task, as a canonical name.
+  returned: success
+  type: str
+  sample: Approved
+status:
+  description: The status the request has after the task (in check mode, the status it would have).
+  returned: success
+  type: str
+  sample: Completed
+request:
+  description:
+    - The server's Request object after the call, as the server sent it (PascalCase keys).
+    - In check mode, and when nothing changed, the object as read.
+  returned: success
+  type: dict
+  sample:
+    Uuid: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+    Status: 8
+    Completed: "2026-11-24T10:15:00.1234567"
+http_status:
+  description: HTTP status of the answer that made the task fail.
+  returned: on failure, when the server answered
+  type: int
+  sample: 403
+url:
+  description: The URL of the call that failed.
+  returned: on failure, when a call was made
+  type: str
+  sample: https://cm.contoso.com/CertificateManagement/api/v1.0/requests/5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mim.certificate_management.plugins.module_utils._client import canonical_request_id
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import MimCmError
+from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_request
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
+from ansible_collections.mim.certificate_management.plugins.module_utils._status import SETTABLE_STATUSES, settable_status
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        request_id=dict(type='str', required=True),
+        status=dict(type='str', required=True, choices=[name.lower() for name in SETTABLE_STATUSES]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    request_id = module.params['request_id']
+    try:
+        request_id = canonical_request_id(request_id)
+        client = client_from_module(module)
+        result = finalize_request(client, request_id, settable_status(module.params['status']), module.check_mode)
+    except MimCmError as exc:
+        module.fail_json(request_id=request_id, **exc.to_result())
+    if module._diff:
+        result['diff'] = {'before': {'status': result['previous_status']}, 'after': {'status': result['status']}}
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

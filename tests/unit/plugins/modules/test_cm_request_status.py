@@ -1,0 +1,94 @@
+# Copyright (c) mim.certificate_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module's own layer: options, environment fallbacks, result and failure shape (HTTP mocked with responses)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mim.certificate_management.plugins.modules import cm_request_status
+
+RID = '7a3e9f10-2b4c-4d5e-8f60-718293a4b5c6'
+URL = 'http://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
+
+
+def run(capsys, **args):
+    """Run the module as Ansible would and return (exit code, result)."""
+    args.setdefault('url', 'http://cm.example.test')
+    with patch_module_args(args), pytest.raises(SystemExit) as caught:
+        cm_request_status.main()
+    return caught.value.code, json.loads(capsys.readouterr().out)
+
+
+@responses.activate
+def test_completes_and_reports_diff(capsys):
+    responses.get(URL, json={'Uuid': RID, 'Status': 3})
+    responses.put(URL, json={'Uuid': RID, 'Status': 8})
+    code, result = run(capsys, request_id='{%s}' % RID.upper(), status='completed', _ansible_diff=True)
+    assert code == 0
+    assert result['changed'] is True
+    assert (result['request_id'], result['previous_status'], result['status']) == (RID, 'Approved', 'Completed')
+    assert result['diff'] == {'before': {'status': 'Approved'}, 'after': {'status': 'Completed'}}
+    assert result['request'] == {'Uuid': RID, 'Status': 8}
+
+
+@responses.activate
+def test_check_mode_never_writes(capsys):
+    responses.get(URL, json={'Uuid': RID, 'Status': 1})
+    code, result = run(capsys, request_id=RID, status='canceled', _ansible_check_mode=True)
+    assert (code, result['changed'], result['status']) == (0, True, 'Canceled')
+    assert [call.request.method for call in responses.calls] == ['GET']
+
+
+@responses.activate
+def test_failure_carries_http_status_url_and_server_message(capsys):
+    responses.get(URL, status=500, json={'Message': 'An error has occurred. Correlation ID: abc-123'})
+    code, result = run(capsys, request_id=RID, status='completed')
+    assert code == 1 and result['failed'] is True
+    assert 'Correlation ID: abc-123' in result['msg']
+    assert (result['http_status'], result['url'], result['request_id']) == (500, URL, RID)
+
+
+@responses.activate
+def test_bad_guid_fails_before_any_call(capsys):
+    code, result = run(capsys, request_id='1234', status='completed')
+    assert code == 1 and 'is not a GUID' in result['msg']
+    assert 'http_status' not in result
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_connection_comes_from_the_environment(capsys, monkeypatch):
+    monkeypatch.setenv('MIM_CM_URL', 'https://env.example.test')
+    monkeypatch.setenv('MIM_CM_AUTH', 'bearer')
+    monkeypatch.setenv('MIM_CM_TOKEN', 'env-token-value')
+    monkeypatch.setenv('MIM_CM_VALIDATE_CERTS', 'false')
+    env_url = 'https://env.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
+    responses.get(env_url, json={'Uuid': RID, 'Status': 8})
+    with patch_module_args({'request_id': RID, 'status': 'completed'}), pytest.raises(SystemExit):
+        cm_request_status.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result['changed'] is False
+    assert responses.calls[0].request.headers['Authorization'] == 'Bearer env-token-value'
+    assert 'env-token-value' not in json.dumps(result)
+
+
+@responses.activate
+def test_password_over_plain_http_warns_and_never_shows(capsys):
+    responses.get(URL, json={'Uuid': RID, 'Status': 8})
+    code, result = run(capsys, request_id=RID, status='completed', auth='basic', username='alice', password='Pa55-word!')
+    assert code == 0
+    assert 'plain http://' in json.dumps(result.get('warnings')), result
+    assert 'Pa55-word!' not in json.dumps(result)
+
+
+@responses.activate
+def test_missing_ca_file_fails_before_any_call(capsys, tmp_path):
+    code, result = run(capsys, request_id=RID, status='completed', ca_path=str(tmp_path / 'absent.pem'))
+    assert code == 1 and 'ca_path' in result['msg']
+    assert len(responses.calls) == 0
