@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Moves a Microsoft Identity Manager Certificate Management (MIM CM) request to a final status
     with C(PUT /requests/{id}) of the MIM CM REST API.
-  - Reads the request first. A request that already has the wanted status is left alone (C(changed: false)).
+  - Reads the request first. A request that already has the wanted status is left alone and the task reports no change.
     A request in another final status (Completed, Canceled, Abandoned, Denied, Failed) is an error naming both statuses.
   - Whether a transition is allowed is the server's decision; its refusal is reported with the server's message.
   - Status numbers are mapped to names by one table. Microsoft documents only 3 (Approved) and 8 (Completed);
