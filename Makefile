@@ -5,8 +5,16 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # The Python that runs ansible-core 2.19 (3.11 .. 3.13); override with `make PYTHON=/path/to/python3.11 test`.
-PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
-VENV := .venv
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
+endif
+VENV ?= .venv
+REQUIREMENTS ?= -r requirements-dev.txt -c constraints.txt
+# A Python 3.12+ for the newest ansible-core, if this machine has one (never assumed): on PATH, or installed by pyenv
+# (whose shims only answer for the versions pyenv has activated).
+ifeq ($(origin NEWEST_PYTHON), undefined)
+NEWEST_PYTHON := $(shell for p in $$(command -v python3.14 python3.13 python3.12) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do $$p -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
+endif
 VPY := $(CURDIR)/$(VENV)/bin/python
 VBIN := $(CURDIR)/$(VENV)/bin
 BUILD := $(CURDIR)/build
@@ -25,10 +33,10 @@ help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
 	@echo "make test   - run every check (unit, sanity, lint, build, docs, integration)"
 
-$(VENV)/.installed: requirements-dev.txt constraints.txt
+$(VENV)/.installed: requirements-dev.txt constraints.txt tools/requirements-newest.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found; run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(VPY) -m pip install --quiet --disable-pip-version-check $(REQUIREMENTS)
 	touch $@
 
 setup: $(VENV)/.installed
@@ -75,6 +83,12 @@ integration: tree
 	tools/run_integration.sh $(VPY) $(TREE)
 
 test: simulator-tests units sanity lint docs-check integration newest
+
+# sanity and integration again on the newest ansible-core, in its own venv, when a Python 3.12+ is here.
+newest:
+	@if [ -z "$(NEWEST_PYTHON)" ]; then echo "*** SKIPPED: no Python 3.12+ interpreter found, so the newest ansible-core was NOT tested ***"; exit 0; fi
+	@echo "== newest ansible-core on $(NEWEST_PYTHON)"
+	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) REQUIREMENTS="-r tools/requirements-newest.txt" sanity integration
 
 clean:
 	rm -rf $(BUILD) $(VENV) $(VENV)-newest
