@@ -1,0 +1,732 @@
+"""Local simulator of the MIM CM REST API (the requests controller).
+
+Why it exists: the collection talks to Microsoft Identity Manager Certificate
+Management over HTTP, and its tests and demos need a server that answers like
+the real one (status codes, ASP.NET/IIS error bodies, keep-alive connections)
+without a Windows domain.  It uses the Python standard library only, so it runs
+anywhere Python 3.9 or later runs.  See README.md next to this file for every
+switch, the seed file format and the log formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime
+import hmac
+import json
+import os
+import signal
+import socket
+import socketserver
+import sys
+import tempfile
+import threading
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+BASE_PATH = "/certificatemanagement/api/v1.0"
+REQUESTS_PATH = BASE_PATH + "/requests"
+# The one status table (index = number on the wire); see README for the inferred entries.
+STATUS_NAMES = ("None", "Pending", "Denied", "Approved", "Executing", "Failed", "Canceled", "Abandoned", "Completed")
+FINAL_STATUSES = frozenset((2, 5, 6, 7, 8))
+PUT_TARGETS = ("Completed", "Canceled", "Abandoned")
+DEFAULT_TRANSITIONS = {"Completed": ["Approved", "Executing"], "Canceled": ["Pending", "Approved"], "Abandoned": ["Approved", "Executing"]}
+# Request type names from Microsoft's "Create request" page; the numbers are the simulator's own choice.
+REQUEST_TYPES = ("None", "Enroll", "Duplicate", "OfflineUnblock", "OnlineUpdate", "Renew", "Recover", "RecoverOnBehalf",
+                 "Reinstate", "Retire", "Revoke", "TemporaryCards", "Unblock")
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+ZERO_DATE = "0001-01-01T00:00:00"
+DEFAULT_SDDL = "O:SYG:SYD:(A;;CCLCSWRPWPDTLOCRSDRCWDWO;;;SY)(A;;CCLCSWLORC;;;AU)\u0000"
+FIELD_ORDER = ("Uuid", "RequestType", "Status", "Flags", "DataCollection", "DataCollectionFlags", "OriginatorUserUuid",
+               "TargetUserUuid", "Submitted", "Completed", "NewProfileUuid", "OldProfileUuid", "NewSmartcardUuid",
+               "OldSmartcardUuid", "Priority", "Comment", "ProfileTemplateUuid", "SecurityDescriptor", "IsSmartcard",
+               "IsEnrollmentAgent", "IsDataCollectionComplete")
+SIMULATOR_CHOICES = {"error": (403, 500), "error_on": ("get", "put", "any"), "put_response": (200, 204), "status_format": ("number", "name")}
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html"
+MAX_BODY = 1 << 20
+REALM = "MIM CM simulator"
+
+
+class Reply(NamedTuple):
+    """One HTTP answer, built by the API layer and written by the handler in one send."""
+
+    status: int
+    body: bytes = b""
+    content_type: Optional[str] = None
+    headers: Tuple[Tuple[str, str], ...] = ()
+
+
+class Entry(NamedTuple):
+    """A stored request: the Microsoft-shaped object plus its private simulator settings."""
+
+    request: Dict[str, Any]
+    sim: Dict[str, Any]
+
+
+class Config(NamedTuple):
+    """Global behaviour chosen on the command line."""
+
+    put_response: int
+    status_format: str
+    transitions: Dict[str, frozenset]
+    create_status: int
+    api_disabled: bool
+    users: Dict[str, Dict[str, Any]]
+    state_path: Optional[str]
+
+
+# ---------------------------------------------------------------- small helpers
+
+def now_stamp() -> str:
+    """UTC time in the .NET round-trip shape (7 fractional digits) that MIM CM sends."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+
+
+def iso_now() -> str:
+    """Timestamp for log lines."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def canonical_guid(text: Any) -> Optional[str]:
+    """Lower-case hyphenated GUID, or None: ids match case-insensitively, with or without braces."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        return None
+
+
+def parse_status(value: Any) -> int:
+    """Status as a number or a name in any case; seeds, queries and state files use both."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        for number, name in enumerate(STATUS_NAMES):
+            if name.lower() == text.lower():
+                return number
+    raise ValueError("unknown status %r" % (value,))
+
+
+def status_label(number: int) -> Any:
+    """Name of a status number; numbers outside the table stay numbers (never guessed)."""
+    return STATUS_NAMES[number] if 0 <= number < len(STATUS_NAMES) else number
+
+
+def parse_request_type(value: Any) -> int:
+    """Request type as int or name (Microsoft's create body sends names like "Enroll")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    for number, name in enumerate(REQUEST_TYPES):
+        if isinstance(value, str) and name.lower() == value.strip().lower():
+            return number
+    raise ValueError("Unknown request type %r." % (value,))
+
+
+def lower_keys(data: Dict[str, Any]) -> Dict[str, Any]:
+    """JSON member names are matched case-insensitively, as Json.NET does."""
+    return {str(key).lower(): value for key, value in data.items()}
+
+
+def load_json_object(body: bytes) -> Dict[str, Any]:
+    """Decode a request body that must be a JSON object; ValueError carries the client message."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ValueError("The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        raise ValueError("The request body must be a JSON object.")
+    return data
+
+
+def read_json_file(path: str) -> Any:
+    """Read a JSON configuration file, naming the file in any error."""
+    with open(path, encoding="utf-8") as handle:
+        try:
+            return json.load(handle)
+        except ValueError as exc:
+            raise ValueError("%s: not valid JSON: %s" % (path, exc))
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write temp then rename, so a reader (or a crash) never sees half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+# ---------------------------------------------------------------- replies
+
+def json_reply(status: int, payload: Any) -> Reply:
+    """Compact JSON like Json.NET; ensure_ascii keeps SDDL's NUL as \\u0000."""
+    return Reply(status, json.dumps(payload, separators=(",", ":")).encode("utf-8"), JSON_TYPE)
+
+
+def message_reply(status: int, message: str) -> Reply:
+    """ASP.NET Web API error body."""
+    return json_reply(status, {"Message": message})
+
+
+def server_error(text: str) -> Tuple[Reply, str]:
+    """500 with a fresh correlation ID in the message, as MIM CM does; the ID also goes to the audit log."""
+    correlation_id = str(uuid.uuid4())
+    return message_reply(500, "An error has occurred. %s Correlation ID: %s" % (text, correlation_id)), correlation_id
+
+
+def html_reply(status: int, title: str, text: str, headers: Tuple[Tuple[str, str], ...] = ()) -> Reply:
+    """IIS-style HTML error page: clients must not assume error bodies are JSON."""
+    page = ('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\r\n'
+            '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>%s</title></head><body><div id="header"><h1>Server Error</h1></div>'
+            '<div id="content"><fieldset><h2>%s</h2><h3>%s</h3></fieldset></div></body></html>\r\n') % (title, title, text)
+    return Reply(status, page.encode("utf-8"), HTML_TYPE, headers)
+
+
+def not_found() -> Reply:
+    """What IIS answers for an unknown path, or for every route while the API is disabled."""
+    return html_reply(404, "404 - File or directory not found.",
+                      "The resource you are looking for might have been removed, had its name changed, or is temporarily unavailable.")
+
+
+def method_not_allowed(method: str) -> Reply:
+    """Web API's answer for a known route with an unsupported verb."""
+    return message_reply(405, "The requested resource does not support http method '%s'." % method)
+
+
+# ---------------------------------------------------------------- seed / state loading
+
+def check_simulator_settings(sim: Any, where: str) -> Dict[str, Any]:
+    """Validate the private "_simulator" block so a typo fails at start, not mid-test."""
+    if not isinstance(sim, dict):
+        raise ValueError("%s: _simulator must be an object" % where)
+    for key, value in sim.items():
+        if key not in SIMULATOR_CHOICES or value not in SIMULATOR_CHOICES[key]:
+            raise ValueError("%s: _simulator.%s=%r is not one of %s" % (where, key, value, SIMULATOR_CHOICES.get(key, "the known keys")))
+    return dict(sim)
+
+
+def complete_request(raw: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """Fill missing fields with Microsoft-like defaults, in Microsoft's key order; GUIDs in canonical form."""
+    canonical = {name.lower(): name for name in FIELD_ORDER}
+    given = {canonical.get(key.lower(), key): value for key, value in raw.items()}
+    defaults = {"Uuid": str(uuid.uuid4()), "RequestType": 1, "Status": 3, "Flags": 0, "DataCollection": [], "DataCollectionFlags": 0,
+                "Submitted": now_stamp(), "Completed": ZERO_DATE, "Priority": 0, "Comment": "", "SecurityDescriptor": DEFAULT_SDDL,
+                "IsSmartcard": False, "IsEnrollmentAgent": False, "IsDataCollectionComplete": True}
+    request = {name: given.pop(name, defaults.get(name, ZERO_GUID)) for name in FIELD_ORDER}
+    request.update(given)
+    for name in FIELD_ORDER:
+        if name.endswith("Uuid"):
+            if canonical_guid(request[name]) is None:
+                raise ValueError("%s: %s %r is not a GUID" % (where, name, request[name]))
+            request[name] = canonical_guid(request[name])
+    try:
+        request["Status"] = parse_status(request["Status"])
+        request["RequestType"] = parse_request_type(request["RequestType"])
+    except ValueError as exc:
+        raise ValueError("%s: %s" % (where, exc))
+    return request
+
+
+def load_entries(data: Any, source: str) -> Dict[str, Entry]:
+    """Seed and state files share one format: {"requests": [ {...Request..., "_simulator": {...}} ]}."""
+    if not isinstance(data, dict) or not isinstance(data.get("requests"), list):
+        raise ValueError('%s: expected {"requests": [...]}' % source)
+    entries = {}  # type: Dict[str, Entry]
+    for index, raw in enumerate(data["requests"]):
+        where = "%s: requests[%d]" % (source, index)
+        if not isinstance(raw, dict):
+            raise ValueError("%s: must be an object" % where)
+        raw = dict(raw)
+        sim = check_simulator_settings(raw.pop("_simulator", {}), where)
+        request = complete_request(raw, where)
+        key = canonical_guid(request["Uuid"])
+        if key in entries:
+            raise ValueError("%s: duplicate Uuid %s" % (where, request["Uuid"]))
+        entries[key] = Entry(request, sim)
+    return entries
+
+
+def load_transitions(path: Optional[str]) -> Dict[str, frozenset]:
+    """Target status -> allowed source status numbers; the real server's rules are undocumented."""
+    raw = read_json_file(path) if path else DEFAULT_TRANSITIONS
+    if not isinstance(raw, dict):
+        raise ValueError("%s: expected an object of target -> [source statuses]" % path)
+    table = {}
+    for target, sources in raw.items():
+        name = next((t for t in PUT_TARGETS if t.lower() == str(target).lower()), None)
+        if name is None or not isinstance(sources, list):
+            raise ValueError("%s: %r must be one of %s with a list of statuses" % (path, target, ", ".join(PUT_TARGETS)))
+        table[name] = frozenset(parse_status(source) for source in sources)
+    return table
+
+
+def load_users(path: Optional[str]) -> Dict[str, Dict[str, Any]]:
+    """{"users": {name: {"password", "uuid"}}}; the uuid is what targetuser=current compares."""
+    if not path:
+        return {}
+    data = read_json_file(path)
+    users = data.get("users") if isinstance(data, dict) else None
+    if not isinstance(users, dict) or not all(isinstance(v, dict) and isinstance(v.get("password"), str) for v in users.values()):
+        raise ValueError('%s: expected {"users": {"name": {"password": "...", "uuid": "..."}}}' % path)
+    return {name: {"password": v["password"], "uuid": canonical_guid(v.get("uuid"))} for name, v in users.items()}
+
+
+# ---------------------------------------------------------------- logs and auth
+
+class JsonLines:
+    """Append-only JSON-lines log, flushed per line so tests can read it while the server runs."""
+
+    def __init__(self, path: Optional[str]) -> None:
+        self.lock = threading.Lock()
+        self.handle = open(path, "a", encoding="utf-8") if path else None
+
+    def write(self, record: Dict[str, Any]) -> None:
+        """Add one line with a timestamp first."""
+        if self.handle is None:
+            return
+        line = json.dumps(dict({"time": iso_now()}, **record)) + "\n"
+        with self.lock:
+            self.handle.write(line)
+            self.handle.flush()
+
+    def close(self) -> None:
+        """Close at shutdown."""
+        with self.lock:
+            if self.handle is not None:
+                self.handle.close()
+                self.handle = None
+
+
+class AuthResult(NamedTuple):
+    """Outcome of one Authorization check; headers let multi-leg schemes (NTLM) send a continuation challenge."""
+
+    ok: bool
+    user: Optional[str] = None
+    headers: Tuple[Tuple[str, str], ...] = ()
+
+
+class BasicScheme:
+    """HTTP Basic against the --users file.  Stateless; NTLM/Negotiate would keep state in conn_state."""
+
+    name = "basic"
+
+    def __init__(self, users: Dict[str, Dict[str, Any]]) -> None:
+        self.users = users
+
+    def challenge(self) -> str:
+        """The WWW-Authenticate value offered on 401."""
+        return 'Basic realm="%s"' % REALM
+
+    def accept(self, token: str, conn_state: Dict[str, Any]) -> AuthResult:
+        """Check base64(user:password)."""
+        try:
+            name, sep, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, ValueError):
+            return AuthResult(False)
+        record = self.users.get(name)
+        if sep and record and hmac.compare_digest(password.encode("utf-8"), record["password"].encode("utf-8")):
+            return AuthResult(True, name)
+        return AuthResult(False)
+
+
+class Authenticator:
+    """Dispatches on the Authorization scheme; the one place where Bearer, NTLM or Negotiate get added."""
+
+    def __init__(self, schemes: List[Any]) -> None:
+        self.schemes = {scheme.name: scheme for scheme in schemes}
+
+    def check(self, header: Optional[str], conn_state: Dict[str, Any]) -> AuthResult:
+        """No schemes configured means anonymous access (user None)."""
+        if not self.schemes:
+            return AuthResult(True)
+        scheme_name, _sep, token = (header or "").strip().partition(" ")
+        scheme = self.schemes.get(scheme_name.lower())
+        return scheme.accept(token.strip(), conn_state) if scheme else AuthResult(False)
+
+    def challenges(self) -> Tuple[Tuple[str, str], ...]:
+        """One WWW-Authenticate header per scheme, as IIS sends them."""
+        return tuple(("WWW-Authenticate", scheme.challenge()) for scheme in self.schemes.values())
+
+
+# ---------------------------------------------------------------- the API
+
+def parse_put_body(body: bytes) -> str:
+    """{"status": "Completed"|"Canceled"|"Abandoned"}, key and value in any case."""
+    value = lower_keys(load_json_object(body)).get("status")
+    if value is None:
+        raise ValueError("The request body has no 'status' member.")
+    for target in PUT_TARGETS:
+        if isinstance(value, str) and value.strip().lower() == target.lower():
+            return target
+    raise ValueError("Status %r is not valid here; use one of %s." % (value, ", ".join(PUT_TARGETS)))
+
+
+def parse_data_collection(value: Any) -> List[Dict[str, Any]]:
+    """A list of {name, value}, or that list as a JSON string (Microsoft's own example sends "[]")."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except ValueError:
+            value = None
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError("datacollection must be a list of {\"Name\", \"Value\"} objects.")
+    return [{"Name": lower_keys(item).get("name"), "Value": lower_keys(item).get("value")} for item in value]
+
+
+def parse_create_body(body: bytes) -> Dict[str, Any]:
+    """Map the POST body to Request fields; ValueError carries the client message."""
+    data = lower_keys(load_json_object(body))
+    if "type" not in data:
+        raise ValueError("The request body has no 'type' member.")
+    fields = {"RequestType": parse_request_type(data["type"]), "DataCollection": parse_data_collection(data.get("datacollection") or []),
+              "Comment": str(data.get("comment") or ""), "ProfileTemplateUuid": canonical_guid(data.get("profiletemplateuuid"))}
+    if fields["ProfileTemplateUuid"] is None:
+        raise ValueError("profiletemplateuuid is missing or not a GUID.")
+    priority = data.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise ValueError("priority must be an integer.")
+    fields["Priority"] = priority
+    if data.get("target") is not None:
+        fields["TargetUserUuid"] = canonical_guid(data["target"])
+        if fields["TargetUserUuid"] is None:
+            raise ValueError("target is not a GUID.")
+    return fields
+
+
+class Api:
+    """The requests controller: request in, Reply out, no socket code.  One lock guards all state."""
+
+    def __init__(self, config: Config, entries: Dict[str, Entry], audit: JsonLines) -> None:
+        self.config = config
+        self.entries = entries
+        self.audit = audit
+        self.lock = threading.Lock()
+
+    def user_uuid(self, user: Optional[str]) -> Optional[str]:
+        """GUID of the authenticated user, from --users."""
+        return self.config.users.get(user, {}).get("uuid") if user else None
+
+    def render(self, entry: Entry) -> Dict[str, Any]:
+        """Client view of a request: no simulator settings, Status as number or name."""
+        request = dict(entry.request)
+        if entry.sim.get("status_format", self.config.status_format) == "name":
+            request["Status"] = status_label(request["Status"])
+        return request
+
+    def log_write(self, event: str, method: str, request_id: Optional[str], statuses: Tuple[Any, Any], reply: Reply,
+                  user: Optional[str], reason: Optional[str] = None, correlation_id: Optional[str] = None) -> Reply:
+        """One audit line per applied or refused write; returns the reply for brevity at call sites."""
+        self.audit.write({"event": event, "method": method, "request_id": request_id, "from": statuses[0], "to": statuses[1],
+                          "http_status": reply.status, "user": user, "reason": reason, "correlation_id": correlation_id})
+        return reply
+
+    def simulated_error(self, entry: Entry, operation: str) -> Tuple[Optional[Reply], Optional[str]]:
+        """The per-request "_simulator.error" switch, so one instance serves every test case."""
+        code = entry.sim.get("error")
+        if code is None or entry.sim.get("error_on", "any") not in (operation, "any"):
+            return None, None
+        if code == 403:
+            return message_reply(403, "Authorization has been denied for this request."), None
+        return server_error("Simulated server failure for request %s." % entry.request["Uuid"])
+
+    def save(self) -> None:
+        """Persist the whole state (seed format, settings kept) after each applied write; caller holds the lock."""
+        if self.config.state_path:
+            requests = [dict(e.request, _simulator=e.sim) if e.sim else e.request for e in self.entries.values()]
+            write_atomic(self.config.state_path, json.dumps({"requests": requests}, indent=2) + "\n")
+
+    def get_one(self, request_id: str, user: Optional[str]) -> Reply:
+        """GET /requests/{id}: 200 with the object, 204 when unknown."""
+        with self.lock:
+            entry = self.entries.get(request_id)
+            if entry is None:
+                return Reply(204)
+            failure = self.simulated_error(entry, "get")[0]
+            return failure or json_reply(200, self.render(entry))
+
+    def search(self, query: List[Tuple[str, str]], user: Optional[str]) -> Reply:
+        """GET /requests?status=X&targetuser=current: 200 with a list, 204 when nothing matches."""
+        params = {key.lower(): value for key, value in query}
+        status = None
+        if "status" in params:
+            try:
+                status = parse_status(params["status"])
+            except ValueError:
+                return message_reply(400, "The request is invalid. '%s' is not a valid request status." % params["status"])
+        target = params.get("targetuser")
+        if target is not None and target.lower() != "current":
+            return message_reply(400, "The request is invalid. targetuser supports only 'current'.")
+        wanted = self.user_uuid(user)
+        with self.lock:
+            found = [self.render(e) for e in self.entries.values()
+                     if (status is None or e.request["Status"] == status)
+                     and (target is None or (wanted is not None and canonical_guid(e.request["TargetUserUuid"]) == wanted))]
+        return json_reply(200, found) if found else Reply(204)
+
+    def create(self, body: bytes, user: Optional[str]) -> Reply:
+        """POST /requests: 201 with the new request's relative URI as a JSON string."""
+        to_status = status_label(self.config.create_status)
+        try:
+            fields = parse_create_body(body)
+        except ValueError as exc:
+            return self.log_write("refused", "POST", None, (None, to_status), message_reply(400, str(exc)), user, str(exc))
+        new_id = str(uuid.uuid4())
+        me = self.user_uuid(user) or ZERO_GUID
+        raw = dict({"Uuid": new_id, "Status": self.config.create_status, "OriginatorUserUuid": me, "TargetUserUuid": me}, **fields)
+        with self.lock:
+            self.entries[new_id] = Entry(complete_request(raw, "POST"), {})
+            self.save()
+            return self.log_write("applied", "POST", new_id, (None, to_status), json_reply(201, "api/v1.0/requests/" + new_id), user)
+
+    def put(self, request_id: str, body: bytes, user: Optional[str]) -> Reply:
+        """PUT /requests/{id}: move to a final status if the transition model allows it."""
+        with self.lock:
+            entry = self.entries.get(request_id)
+            current = status_label(entry.request["Status"]) if entry else None
+            failure, correlation_id = self.simulated_error(entry, "put") if entry else (None, None)
+            if failure:
+                return self.log_write("refused", "PUT", request_id, (current, None), failure, user, "simulated error", correlation_id)
+            try:
+                target = parse_put_body(body)
+            except ValueError as exc:
+                return self.log_write("refused", "PUT", request_id, (current, None), message_reply(400, str(exc)), user, str(exc))
+            if entry is None:
+                reason = "Request %s was not found." % request_id
+                reply, correlation_id = server_error(reason)
+                return self.log_write("refused", "PUT", request_id, (None, target), reply, user, reason, correlation_id)
+            number = entry.request["Status"]
+            if number in FINAL_STATUSES or number not in self.config.transitions.get(target, ()):
+                reason = "Request %s cannot move from status %s to status %s." % (entry.request["Uuid"], current, target)
+                reply, correlation_id = server_error(reason)
+                return self.log_write("refused", "PUT", request_id, (current, target), reply, user, reason, correlation_id)
+            entry.request["Status"] = STATUS_NAMES.index(target)
+            if target == "Completed":
+                entry.request["Completed"] = now_stamp()
+            self.save()
+            ok = json_reply(200, self.render(entry)) if entry.sim.get("put_response", self.config.put_response) == 200 else Reply(204)
+            return self.log_write("applied", "PUT", request_id, (current, target), ok, user)
+
+
+# ---------------------------------------------------------------- HTTP layer
+
+class Handler(BaseHTTPRequestHandler):
+    """One instance per connection; keep-alive (HTTP/1.1) because NTLM/Kerberos authenticate the connection."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "MIM-CM-Simulator/1.0"
+    wbufsize = 1 << 16  # buffered: status line, headers and body leave in one send (no Nagle stall)
+
+    def version_string(self) -> str:
+        """Server header without the Python version."""
+        return self.server_version
+
+    def setup(self) -> None:
+        """Per-connection state: multi-leg auth schemes will keep their handshake here."""
+        super().setup()
+        self.conn_state = {}  # type: Dict[str, Any]
+        self.user = None  # type: Optional[str]
+
+    def handle_one_request(self) -> None:
+        """Forget the previous call's user before each request on a kept-alive connection."""
+        self.user = None
+        super().handle_one_request()
+
+    def do_GET(self) -> None:
+        """All verbs share one dispatcher."""
+        body = self.read_body()
+        if body is None:
+            return
+        try:
+            reply = self.route(body)
+        except Exception:  # a simulator bug must still answer like the real server: 500, no stack trace
+            sys.stderr.write("mim_cm_simulator: unhandled error on %s %s\n%s" % (self.command, self.path, traceback.format_exc()))
+            reply = server_error("The simulator failed unexpectedly.")[0]
+        self.send_reply(reply)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def read_body(self) -> Optional[bytes]:
+        """Always consume the body, or its bytes would corrupt the next request on the connection."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            self.send_reply(message_reply(411, "Chunked request bodies are not supported; send Content-Length."))
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True
+            self.send_reply(message_reply(413 if length > 0 else 400, "Bad or too large Content-Length."))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def route(self, body: bytes) -> Reply:
+        """Authenticate (IIS does it before the API), then match the path case-insensitively."""
+        auth = self.server.authenticator.check(self.headers.get("Authorization"), self.conn_state)
+        if not auth.ok:
+            return html_reply(401, "401 - Unauthorized: Access is denied due to invalid credentials.",
+                              "You do not have permission to view this directory or page using the credentials that you supplied.",
+                              auth.headers or self.server.authenticator.challenges())
+        self.user = auth.user
+        api = self.server.api
+        parts = urlsplit(self.path)
+        path = unquote(parts.path).lower().rstrip("/")
+        if api.config.api_disabled:
+            return not_found()
+        if path == REQUESTS_PATH:
+            if self.command == "GET":
+                return api.search(parse_qsl(parts.query), self.user)
+            return api.create(body, self.user) if self.command == "POST" else method_not_allowed(self.command)
+        if path.startswith(REQUESTS_PATH + "/") and "/" not in path[len(REQUESTS_PATH) + 1:]:
+            request_id = canonical_guid(path[len(REQUESTS_PATH) + 1:])
+            if request_id is None:
+                return message_reply(400, "The request is invalid. The id is not a GUID.")
+            if self.command == "GET":
+                return api.get_one(request_id, self.user)
+            return api.put(request_id, body, self.user) if self.command == "PUT" else method_not_allowed(self.command)
+        return not_found()
+
+    def send_reply(self, reply: Reply) -> None:
+        """Always send Content-Length (keep-alive needs it); flush once so everything leaves together."""
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+        self.wfile.flush()
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        """Called by send_response for every answer, including http.server's own errors: the access log."""
+        try:
+            status = int(code)
+        except (TypeError, ValueError):
+            status = None
+        self.server.access_log.write({"method": getattr(self, "command", None), "path": getattr(self, "path", None), "http_status": status,
+                                      "user": self.user, "client": self.client_address[0], "client_port": self.client_address[1]})
+        super().log_request(code, size)
+
+    def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
+        """Classic stderr line per request unless --quiet."""
+        if not self.server.quiet:
+            super().log_message(format, *args)
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    """Threaded server with TCP_NODELAY on every accepted socket and no reverse DNS at bind time."""
+
+    daemon_threads = True
+
+    def __init__(self, address: Tuple[str, int], api: Api, authenticator: Authenticator, access_log: JsonLines, quiet: bool) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.api = api
+        self.authenticator = authenticator
+        self.access_log = access_log
+        self.quiet = quiet
+        super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        """HTTPServer.server_bind calls getfqdn(), which can hang on hosts with broken DNS."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def get_request(self) -> Tuple[socket.socket, Any]:
+        """Disable Nagle: a kept-alive response must not wait ~40 ms for the peer's delayed ACK."""
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    """Every switch is documented in README.md."""
+    parser = argparse.ArgumentParser(description="Local simulator of the MIM CM REST API (requests controller).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free port)")
+    parser.add_argument("--port-file", help="write the actual port here once listening (atomically)")
+    parser.add_argument("--seed", help="JSON seed file with the initial requests")
+    parser.add_argument("--state", help="persist state here; loaded instead of --seed when it exists")
+    parser.add_argument("--audit-log", help="JSON lines, one per applied or refused write (PUT, POST)")
+    parser.add_argument("--access-log", help="JSON lines, one per HTTP request received")
+    parser.add_argument("--put-response", type=int, choices=(200, 204), default=200, help="PUT success answer (default 200)")
+    parser.add_argument("--status-format", choices=("number", "name"), default="number", help="how Status is sent (default number)")
+    parser.add_argument("--transitions", help="JSON: target status -> allowed source statuses")
+    parser.add_argument("--api-disabled", action="store_true", help="every route answers 404 (Clm.WebApi.Enabled off)")
+    parser.add_argument("--create-status", default="Approved", help="status of requests created by POST (default Approved)")
+    parser.add_argument("--users", help='JSON: {"users": {"name": {"password": "...", "uuid": "..."}}}')
+    parser.add_argument("--auth", choices=("none", "basic"), default="none", help="authentication scheme (default none)")
+    parser.add_argument("--quiet", action="store_true", help="no per-request lines on stderr")
+    return parser.parse_args(argv)
+
+
+def build_api(args: argparse.Namespace, audit: JsonLines) -> Tuple[Api, Authenticator]:
+    """Load every file the switches name; ValueError/OSError explain what is wrong."""
+    users = load_users(args.users)
+    if args.auth == "basic" and not users:
+        raise ValueError("--auth basic needs --users with at least one user")
+    create_status = parse_status(args.create_status)
+    if not 0 <= create_status < len(STATUS_NAMES):
+        raise ValueError("--create-status %r is not a known status" % args.create_status)
+    if args.state and os.path.exists(args.state):
+        entries = load_entries(read_json_file(args.state), args.state)
+    else:
+        entries = load_entries(read_json_file(args.seed), args.seed) if args.seed else {}
+    config = Config(put_response=args.put_response, status_format=args.status_format, transitions=load_transitions(args.transitions),
+                    create_status=create_status, api_disabled=args.api_disabled, users=users, state_path=args.state)
+    api = Api(config, entries, audit)
+    with api.lock:
+        api.save()
+    return api, Authenticator([BasicScheme(users)] if args.auth == "basic" else [])
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Start, announce the port, serve until SIGTERM/SIGINT, then shut down and flush."""
+    args = parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: stop.set())
+    try:
+        audit, access_log = JsonLines(args.audit_log), JsonLines(args.access_log)
+        api, authenticator = build_api(args, audit)
+        server = SimulatorServer((args.host, args.port), api, authenticator, access_log, args.quiet)
+    except (OSError, ValueError) as exc:
+        print("mim_cm_simulator: error: %s" % exc, file=sys.stderr)
+        return 2
+    host, port = server.server_address[:2]
+    if args.port_file:
+        write_atomic(args.port_file, "%d\n" % port)
+    print("MIM CM simulator listening on http://%s:%d" % ("[%s]" % host if ":" in host else host, port), flush=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    while not stop.wait(0.1):
+        pass
+    server.shutdown()
+    server.server_close()
+    with api.lock:
+        api.save()
+    audit.close()
+    access_log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
