@@ -68,8 +68,8 @@ sanity: tree
 	$(VPY) tools/seed_ansible_test_pip.py
 	cd $(TREE) && $(VBIN)/ansible-test sanity --venv --python $(PY_VERSION) --requirements
 
-lint: setup
-	$(VBIN)/ansible-lint --profile production --offline
+lint: tree
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production --offline
 
 docs-check: install
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request_status > $(BUILD)/cm_request_status.txt
