@@ -28,17 +28,26 @@ options:
   auth:
     description:
       - How to authenticate to the site.
-      - V(none) sends no credentials. V(basic) sends O(username) and O(password) as HTTP Basic.
-        V(bearer) sends O(token) as an OAuth2 bearer token (for example one issued by ADFS).
+      - V(negotiate) answers the Negotiate challenge of IIS with Kerberos when a ticket
+        (E(KRB5CCNAME)) or O(username) and O(password) can get one, and NTLM otherwise.
+      - V(kerberos) uses Kerberos only, from the ticket cache when no O(password) is given, or from O(username) (a UPN)
+        and O(password) without C(kinit).
+      - V(ntlm) uses NTLM only, with O(username) (C(DOMAIN\user) or a UPN) and O(password).
+      - The Windows methods run their handshake once per kept-alive connection and, over HTTPS, send channel bindings
+        so that IIS Extended Protection for Authentication accepts them.
+      - V(basic) sends O(username) and O(password) as HTTP Basic.
+      - V(bearer) sends an OAuth2 access token, O(token), or one fetched once per run from an ADFS token endpoint with
+        O(token_url), O(client_id), O(client_secret) and O(resource).
+      - V(none) sends no credentials.
       - If not set, the value of the E(MIM_CM_AUTH) environment variable is used.
-      - Credentials that the chosen method does not use are an error, so that a forgotten O(auth) does not go unnoticed.
+      - Credentials that the chosen method does not use are an error, so that a wrong O(auth) does not go unnoticed.
     type: str
-    choices: [basic, bearer, none]
-    default: none
+    choices: [negotiate, kerberos, ntlm, basic, bearer, none]
+    default: negotiate
     version_added: 0.1.0
   username:
     description:
-      - Account for O(auth=basic).
+      - Account for O(auth=negotiate), O(auth=kerberos), O(auth=ntlm) and O(auth=basic).
       - If not set, the value of the E(MIM_CM_USERNAME) environment variable is used.
     type: str
     version_added: 0.1.0
@@ -49,11 +58,44 @@ options:
       - Never shown in output or error messages.
     type: str
     version_added: 0.1.0
+  service_principal:
+    description:
+      - Service principal name to ask Kerberos for, as C(HTTP/host.example.com), when it is not C(HTTP/) followed by the
+        host of O(url), for example behind an alias or a load balancer.
+      - If not set, the value of the E(MIM_CM_SERVICE_PRINCIPAL) environment variable is used.
+    type: str
+    version_added: 0.1.0
   token:
     description:
       - OAuth2 access token for O(auth=bearer).
       - If not set, the value of the E(MIM_CM_TOKEN) environment variable is used.
       - Never shown in output or error messages.
+    type: str
+    version_added: 0.1.0
+  token_url:
+    description:
+      - ADFS token endpoint, such as V(https://adfs.contoso.com/adfs/oauth2/token), for O(auth=bearer) without O(token).
+      - The token is fetched once per module run with the OAuth2 client credentials grant.
+      - If not set, the value of the E(MIM_CM_TOKEN_URL) environment variable is used.
+    type: str
+    version_added: 0.1.0
+  client_id:
+    description:
+      - Client identifier of the ADFS application, with O(token_url).
+      - If not set, the value of the E(MIM_CM_CLIENT_ID) environment variable is used.
+    type: str
+    version_added: 0.1.0
+  client_secret:
+    description:
+      - Secret of O(client_id).
+      - If not set, the value of the E(MIM_CM_CLIENT_SECRET) environment variable is used.
+      - Never shown in output or error messages.
+    type: str
+    version_added: 0.1.0
+  resource:
+    description:
+      - Resource (relying party identifier) to ask ADFS a token for, with O(token_url).
+      - If not set, the value of the E(MIM_CM_RESOURCE) environment variable is used.
     type: str
     version_added: 0.1.0
   validate_certs:
@@ -70,6 +112,18 @@ options:
       - If not set, the value of the E(MIM_CM_CA_PATH) environment variable is used.
     type: path
     version_added: 0.1.0
+  client_cert:
+    description:
+      - PEM client certificate for mutual TLS (it may hold the key too).
+      - If not set, the value of the E(MIM_CM_CLIENT_CERT) environment variable is used.
+    type: path
+    version_added: 0.1.0
+  client_key:
+    description:
+      - PEM private key of O(client_cert), when the certificate file does not hold it. Requires O(client_cert).
+      - If not set, the value of the E(MIM_CM_CLIENT_KEY) environment variable is used.
+    type: path
+    version_added: 0.1.0
   timeout:
     description:
       - Seconds to wait for the connection and for each answer.
@@ -78,6 +132,8 @@ options:
     version_added: 0.1.0
 requirements:
   - requests (Python library, on the host that runs the module)
+  - pyspnego, for O(auth=negotiate), O(auth=kerberos) and O(auth=ntlm)
+  - gssapi (C(pyspnego[kerberos])) and the MIT Kerberos libraries, for Kerberos
 notes:
   - "The API calls run where the module runs. Use C(delegate_to: localhost) to call MIM CM from the controller
     whatever the target host is."

@@ -1,29 +1,67 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) mim.certificate_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One small class per authentication method; each checks its own options and prepares the HTTP session."""
+"""One small class per authentication method; each checks its own options and prepares the client's HTTP session.
+
+Negotiate, Kerberos and NTLM use pyspnego for the protocol; this module only carries its tokens over HTTP.
+"""
 
 from __future__ import annotations
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError
+import base64
+import re
+import traceback
+
+from urllib.parse import urlsplit
+
+try:
+    import spnego
+    import spnego.channel_bindings
+    import spnego.exceptions
+except ImportError:
+    spnego = None
+    SPNEGO_IMPORT_ERROR = traceback.format_exc()
+else:
+    SPNEGO_IMPORT_ERROR = None
+
+try:
+    from requests.auth import AuthBase
+except ImportError:
+    AuthBase = object
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+except ImportError:
+    x509 = None
+
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError, ConfigurationError
+
+_CHALLENGE = re.compile(r'(?:^|,)\s*(Negotiate|NTLM|Kerberos|Basic|Bearer)\b(?:\s+([A-Za-z0-9+/]+=*)(?=\s*(?:,|$)))?', re.IGNORECASE)
 
 
 class _Auth:
-    """An authentication method: the options it needs, checked before any network call."""
+    """An authentication method: the options it uses, checked before any network call."""
 
     name = ''
     uses = ()
 
-    def __init__(self, username=None, password=None, token=None):
+    def __init__(self, username=None, password=None, token=None, service_principal=None, token_url=None, client_id=None,
+                 client_secret=None, resource=None):
         self.username = username
         self.password = password
         self.token = token
+        self.service_principal = service_principal
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.resource = resource
         self._check_unused()
         self.validate()
 
     def _check_unused(self):
-        given = {'username': self.username, 'password': self.password, 'token': self.token}
-        unused = sorted(key for key, value in given.items() if value and key not in self.uses)
+        given = dict((key, value) for key, value in vars(self).items() if value)
+        unused = sorted(key for key in given if key not in self.uses)
         if unused:
             raise ConfigurationError('auth is %s, which does not use %s; remove %s or choose the auth method it belongs to'
                                      % (self.name, ' and '.join(unused), 'them' if len(unused) > 1 else 'it'))
@@ -31,12 +69,13 @@ class _Auth:
     def validate(self):
         """Raise ConfigurationError when an option this method needs is missing."""
 
-    def apply(self, session):
-        """Prepare a requests.Session so that every call it makes is authenticated."""
+    def apply(self, client):
+        """Prepare the client's requests.Session so that every call it makes is authenticated (once per run)."""
 
     def describe(self):
         """Name the method and the account, for error messages; never a secret."""
-        return 'auth %s as %s' % (self.name, self.username) if self.username else 'auth %s' % self.name
+        account = self.username or self.client_id
+        return 'auth %s as %s' % (self.name, account) if account else 'auth %s' % self.name
 
 
 class NoAuth(_Auth):
@@ -46,7 +85,7 @@ class NoAuth(_Auth):
 
 
 class BasicAuth(_Auth):
-    """HTTP Basic over the session; only sensible over HTTPS."""
+    """HTTP Basic; only sensible over HTTPS."""
 
     name = 'basic'
     uses = ('username', 'password')
@@ -55,31 +94,178 @@ class BasicAuth(_Auth):
         if not self.username or self.password is None:
             raise ConfigurationError('auth basic needs username and password (or MIM_CM_USERNAME and MIM_CM_PASSWORD)')
 
-    def apply(self, session):
-        session.auth = (self.username, self.password)
+    def apply(self, client):
+        client.session.auth = (self.username, self.password)
 
 
 class BearerAuth(_Auth):
-    """A static OAuth2 access token (for example one issued by ADFS) sent as a Bearer header."""
+    """An OAuth2 access token: given as token, or fetched once per run from an ADFS token endpoint (client credentials)."""
 
     name = 'bearer'
-    uses = ('token',)
+    uses = ('token', 'token_url', 'client_id', 'client_secret', 'resource')
 
     def validate(self):
-        if not self.token:
-            raise ConfigurationError('auth bearer needs token (or MIM_CM_TOKEN)')
+        grant = (self.token_url, self.client_id, self.client_secret)
+        if self.token and any(grant):
+            raise ConfigurationError('auth bearer takes either token or token_url with client_id and client_secret, not both')
+        if not self.token and not all(grant):
+            raise ConfigurationError('auth bearer needs token (or MIM_CM_TOKEN), or token_url, client_id and client_secret '
+                                     'to fetch one from ADFS')
 
-    def apply(self, session):
-        session.headers['Authorization'] = 'Bearer %s' % self.token
+    def apply(self, client):
+        token = self.token
+        if not token:
+            data = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
+            if self.resource:
+                data['resource'] = self.resource
+            answer = client.fetch_token(self.token_url, data, 'fetch an access token for client_id %s' % self.client_id)
+            token = answer.get('access_token')
+            if not token:
+                raise AuthenticationError('the token endpoint %s answered without an access_token' % self.token_url, url=self.token_url)
+        client.session.headers['Authorization'] = 'Bearer %s' % token
 
 
-AUTH_METHODS = {cls.name: cls for cls in (NoAuth, BasicAuth, BearerAuth)}
+class _SpnegoAuth(_Auth):
+    """Windows Integrated Authentication through pyspnego, answering IIS's 401 challenge on the same connection."""
+
+    uses = ('username', 'password', 'service_principal')
+    schemes = ('Negotiate',)
+
+    def validate(self):
+        if spnego is None:
+            raise ConfigurationError('auth %s needs the Python library pyspnego (and gssapi for Kerberos) on the host that runs '
+                                     'the module: pip install pyspnego[kerberos]' % self.name)
+        if self.password and not self.username:
+            raise ConfigurationError('auth %s got a password without username' % self.name)
+        if self.service_principal and not re.match(r'^[^/@\s]+/[^/@\s]+(@[^/@\s]+)?$', self.service_principal):
+            raise ConfigurationError('service_principal %r is not of the form HTTP/host.example.com' % (self.service_principal,))
+
+    def apply(self, client):
+        client.session.auth = _SpnegoHTTPAuth(self, client)
+
+    def context(self, host, channel_bindings):
+        """A new pyspnego client context for one connection."""
+        service, hostname = 'HTTP', host
+        if self.service_principal:
+            service, hostname = self.service_principal.split('@')[0].split('/', 1)
+        return spnego.client(self.username, self.password, hostname=hostname, service=service,
+                             channel_bindings=channel_bindings, protocol=self.name)
 
 
-def auth_from_options(method, username=None, password=None, token=None):
+class NegotiateAuth(_SpnegoAuth):
+    """Negotiate: Kerberos when a ticket or the password can get one, NTLM otherwise."""
+
+    name = 'negotiate'
+    schemes = ('Negotiate', 'NTLM')
+
+
+class KerberosAuth(_SpnegoAuth):
+    """Kerberos only: the ticket cache (KRB5CCNAME) without password, or username (UPN) and password without kinit."""
+
+    name = 'kerberos'
+    schemes = ('Negotiate', 'Kerberos')
+
+
+class NtlmAuth(_SpnegoAuth):
+    """NTLM only: DOMAIN\\user or UPN, and password."""
+
+    name = 'ntlm'
+    schemes = ('NTLM', 'Negotiate')
+
+    def validate(self):
+        super().validate()
+        if not self.username or self.password is None:
+            raise ConfigurationError('auth ntlm needs username (DOMAIN\\user or user@domain) and password')
+
+
+class _SpnegoHTTPAuth(AuthBase):
+    """A requests auth hook: on a 401 that offers a scheme we speak, run the handshake on the same kept-alive connection.
+
+    IIS authenticates the connection, so later calls on it pass without a new handshake.
+    """
+
+    def __init__(self, method, client):
+        self.method = method
+        self.client = client
+
+    def __call__(self, request):
+        request.register_hook('response', self.handle_401)
+        return request
+
+    def handle_401(self, response, **kwargs):
+        """Answer the challenge; return the final response (a 401 when the server refused us)."""
+        if response.status_code != 401 or getattr(response.request, 'mim_cm_handshake', False):
+            return response
+        offered = [name.lower() for name in offered_schemes(response)]
+        scheme = next((name for name in self.method.schemes if name.lower() in offered), None)
+        if scheme is None:
+            return response
+        bindings = channel_bindings(response)
+        try:
+            context = self.method.context(urlsplit(response.request.url).hostname, bindings)
+            out_token = context.step()
+            while True:
+                response = self._send_token(response, scheme, out_token, kwargs)
+                in_token = server_token(response, scheme)
+                if response.status_code != 401 or not in_token or context.complete:
+                    if in_token and not context.complete:
+                        context.step(in_token)  # mutual authentication: the server proves it holds the key
+                    return response
+                out_token = context.step(in_token)
+        except spnego.exceptions.SpnegoError as exc:
+            raise AuthenticationError('%s failed before the server could accept it: %s. Check the credentials, the Kerberos '
+                                      'configuration (KRB5_CONFIG, KRB5CCNAME) and service_principal'
+                                      % (self.method.describe(), exc), url=response.request.url)
+
+    @staticmethod
+    def _send_token(response, scheme, token, kwargs):
+        response.content  # pylint: disable=pointless-statement  # read the body so the connection goes back to the pool
+        response.raw.release_conn()
+        request = response.request.copy()
+        request.headers['Authorization'] = '%s %s' % (scheme, base64.b64encode(token).decode('ascii'))
+        request.mim_cm_handshake = True
+        answer = response.connection.send(request, **kwargs)
+        answer.history.append(response)
+        answer.request = request
+        return answer
+
+
+def offered_schemes(response):
+    """The authentication schemes a 401 answer offers, in its order."""
+    return [match.group(1) for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', ''))]
+
+
+def server_token(response, scheme):
+    """The server's handshake token for scheme in WWW-Authenticate, or None."""
+    for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', '')):
+        if match.group(1).lower() == scheme.lower() and match.group(2):
+            return base64.b64decode(match.group(2))
+    return None
+
+
+def channel_bindings(response):
+    """tls-server-end-point channel bindings (RFC 5929) of the connection's server certificate, for IIS Extended Protection."""
+    sock = getattr(getattr(response.raw, 'connection', None), 'sock', None)
+    getpeercert = getattr(sock, 'getpeercert', None)
+    der = getpeercert(True) if getpeercert else None
+    if not der or x509 is None:
+        return None
+    certificate = x509.load_der_x509_certificate(der)
+    algorithm = certificate.signature_hash_algorithm
+    if algorithm is None or algorithm.name in ('md5', 'sha1'):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(der)
+    return spnego.channel_bindings.GssChannelBindings(application_data=b'tls-server-end-point:' + digest.finalize())
+
+
+AUTH_METHODS = dict((cls.name, cls) for cls in (NegotiateAuth, KerberosAuth, NtlmAuth, BasicAuth, BearerAuth, NoAuth))
+
+
+def auth_from_options(method, **options):
     """Return the authentication object for the auth option; raise ConfigurationError on a bad combination."""
     try:
         cls = AUTH_METHODS[method]
     except KeyError:
         raise ConfigurationError('auth %r is not supported; choose one of %s' % (method, ', '.join(sorted(AUTH_METHODS))))
-    return cls(username=username, password=password, token=token)
+    return cls(**options)

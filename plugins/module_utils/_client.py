@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 
@@ -18,6 +19,7 @@ except ImportError:
 else:
     REQUESTS_IMPORT_ERROR = None
 
+from ansible_collections.mim.certificate_management.plugins.module_utils._auth import offered_schemes
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
     ConfigurationError,
     ConnectionFailure,
@@ -85,18 +87,26 @@ def _join_url(url, api_path):
 class CMClient:
     """Talks to one MIM CM site over one requests.Session (keep-alive, cookies kept for the whole run)."""
 
-    def __init__(self, url, auth, api_path=DEFAULT_API_PATH, validate_certs=True, ca_path=None, timeout=30):
+    def __init__(self, url, auth, api_path=DEFAULT_API_PATH, validate_certs=True, ca_path=None, timeout=30,
+                 client_cert=None, client_key=None):
         if requests is None:
             raise ConfigurationError('the Python library requests is required on the host that runs the module')
         if timeout is None or timeout <= 0:
             raise ConfigurationError('timeout must be a positive number of seconds, not %r' % (timeout,))
+        if client_key and not client_cert:
+            raise ConfigurationError('client_key was given without client_cert; give both for mutual TLS')
+        for option, path in (('ca_path', ca_path), ('client_cert', client_cert), ('client_key', client_key)):
+            if path and not os.path.isfile(path):
+                raise ConfigurationError('%s %s is not a readable file; give the path of a PEM file' % (option, path))
         self.base_url = _join_url(url, api_path)
         self.auth = auth
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers.update({'Accept': 'application/json', 'User-Agent': USER_AGENT})
         self.session.verify = (ca_path or True) if validate_certs else False
-        auth.apply(self.session)
+        if client_cert:
+            self.session.cert = (client_cert, client_key) if client_key else client_cert
+        self._auth_ready = False
 
     def request_url(self, request_id):
         """Return the URL of one request."""
@@ -125,14 +135,27 @@ class CMClient:
             return None
         return self._json_object(response, url, action)
 
-    def _send(self, method, url, action, json=None, not_found_ok=False):
-        """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
+    def fetch_token(self, token_url, form, action):
+        """POST an OAuth2 token request (ADFS client credentials); return the JSON answer. Never shows the form."""
+        response = self._send('POST', token_url, action, data=form)
         try:
-            response = self.session.request(method, url, json=json, timeout=self.timeout, allow_redirects=False)
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise UnexpectedResponse('Failed to %s: %s answered HTTP %s without a JSON object'
+                                     % (action, token_url, response.status_code), http_status=response.status_code, url=token_url)
+        return answer
+
+    def _send(self, method, url, action, json=None, data=None, not_found_ok=False):
+        """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
+        if not self._auth_ready:
+            self._auth_ready = True
+            self.auth.apply(self)
+        try:
+            response = self.session.request(method, url, json=json, data=data, timeout=self.timeout, allow_redirects=False)
         except requests.exceptions.SSLError as exc:
-            raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. Set ca_path to the CA bundle that signed '
-                                    'the server certificate; validate_certs: false is only for test servers'
-                                    % (action, url, _reason(exc)), url=url)
+            raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc), _tls_hint(exc)), url=url)
         except requests.exceptions.Timeout as exc:
             raise ConnectionFailure('Failed to %s: no answer from %s within %s seconds (%s); check the server or raise timeout'
                                     % (action, url, self.timeout, _reason(exc)), url=url)
@@ -147,7 +170,7 @@ class CMClient:
         if status >= 400 and not (not_found_ok and status == 404):
             raise HTTPStatusError('Failed to %s at %s with HTTP status %s %s: %s%s'
                                   % (action, url, status, response.reason or '', server_message(response) or '(no message)',
-                                     _hint(status, self.auth)),
+                                     _hint(status, self.auth, response)),
                                   http_status=status, url=url)
         return response
 
@@ -173,10 +196,21 @@ def _reason(exc):
     return str(reason) or type(reason).__name__
 
 
-def _hint(status, auth):
+def _tls_hint(exc):
+    """Which option to look at for a TLS failure; verification is never switched off for the user."""
+    text = str(exc).lower()
+    if 'certificate required' in text or 'handshake failure' in text or 'unknown ca' in text or 'bad certificate' in text:
+        return 'The server wants a client certificate it trusts: set client_cert and client_key'
+    return ('Set ca_path to the PEM bundle of the CA that signed the server certificate '
+            '(validate_certs: false is only for test servers)')
+
+
+def _hint(status, auth, response=None):
     """A next step for the statuses a user can act on."""
     if status == 401:
-        return ' (authentication with %s was refused: check the credentials and the auth method the site accepts)' % auth.describe()
+        offered = ', '.join(offered_schemes(response)) if response is not None else ''
+        return (' (authentication with %s was refused: check the credentials and that the site accepts this method%s)'
+                % (auth.describe(), '; the server offers: %s' % offered if offered else ''))
     if status == 403:
         return ' (the account lacks the MIM CM permission for this request or action)'
     return ''

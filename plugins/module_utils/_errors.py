@@ -33,6 +33,10 @@ class ConnectionFailure(MimCmError):
     """No HTTP answer: DNS, refused connection, TLS failure or timeout."""
 
 
+class AuthenticationError(MimCmError):
+    """Authentication could not be completed (a handshake or token request failed on the client side)."""
+
+
 class HTTPStatusError(MimCmError):
     """The server answered with an error status (4xx, 5xx) or an unexpected redirect."""
 

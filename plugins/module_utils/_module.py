@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import os
-
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import AUTH_METHODS, auth_from_options
@@ -15,22 +13,35 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._client
     REQUESTS_IMPORT_ERROR,
     CMClient,
 )
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError
 
 
 def connection_argument_spec():
     """The shared connection options, each with the environment variable a job runner would inject."""
+    def env(name, **spec):
+        spec['fallback'] = (env_fallback, ['MIM_CM_' + name])
+        return spec
+
     return dict(
-        url=dict(type='str', fallback=(env_fallback, ['MIM_CM_URL'])),
+        url=env('URL', type='str'),
         api_path=dict(type='str', default=DEFAULT_API_PATH),
-        auth=dict(type='str', default='none', choices=sorted(AUTH_METHODS), fallback=(env_fallback, ['MIM_CM_AUTH'])),
-        username=dict(type='str', fallback=(env_fallback, ['MIM_CM_USERNAME'])),
-        password=dict(type='str', no_log=True, fallback=(env_fallback, ['MIM_CM_PASSWORD'])),
-        token=dict(type='str', no_log=True, fallback=(env_fallback, ['MIM_CM_TOKEN'])),
-        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['MIM_CM_VALIDATE_CERTS'])),
-        ca_path=dict(type='path', fallback=(env_fallback, ['MIM_CM_CA_PATH'])),
+        auth=env('AUTH', type='str', default='negotiate', choices=list(AUTH_METHODS)),
+        username=env('USERNAME', type='str'),
+        password=env('PASSWORD', type='str', no_log=True),
+        service_principal=env('SERVICE_PRINCIPAL', type='str'),
+        token=env('TOKEN', type='str', no_log=True),
+        token_url=env('TOKEN_URL', type='str', no_log=False),
+        client_id=env('CLIENT_ID', type='str'),
+        client_secret=env('CLIENT_SECRET', type='str', no_log=True),
+        resource=env('RESOURCE', type='str'),
+        validate_certs=env('VALIDATE_CERTS', type='bool', default=True),
+        ca_path=env('CA_PATH', type='path'),
+        client_cert=env('CLIENT_CERT', type='path'),
+        client_key=env('CLIENT_KEY', type='path', no_log=False),
         timeout=dict(type='float', default=30),
     )
+
+
+_AUTH_OPTIONS = ('username', 'password', 'service_principal', 'token', 'token_url', 'client_id', 'client_secret', 'resource')
 
 
 def client_from_module(module):
@@ -38,13 +49,10 @@ def client_from_module(module):
     if REQUESTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     params = module.params
-    ca_path = params['ca_path']
-    if ca_path and not os.path.isfile(ca_path):
-        raise ConfigurationError('ca_path %s is not a readable file; give the PEM bundle of the CA that signed the MIM CM server certificate'
-                                 % ca_path)
-    auth = auth_from_options(params['auth'], username=params['username'], password=params['password'], token=params['token'])
+    auth = auth_from_options(params['auth'], **dict((key, params[key]) for key in _AUTH_OPTIONS))
     client = CMClient(params['url'], auth, api_path=params['api_path'], validate_certs=params['validate_certs'],
-                      ca_path=ca_path, timeout=params['timeout'])
-    if client.base_url.startswith('http://') and params['password']:
-        module.warn('url is plain http://, so the password crosses the network unencrypted; use https://')
+                      ca_path=params['ca_path'], timeout=params['timeout'], client_cert=params['client_cert'],
+                      client_key=params['client_key'])
+    if client.base_url.startswith('http://') and params['auth'] in ('basic', 'bearer'):
+        module.warn('url is plain http://, so the %s credentials cross the network unencrypted; use https://' % params['auth'])
     return client
