@@ -36,4 +36,4 @@ YAML
 
 py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 cd "$tree"
-"$(dirname "$python")/ansible-test" integration --venv --python "$py_version" --requirements --color no "$@"
+"$(dirname "$python")/ansible-test" integration --local --python-interpreter "$python" --color no "$@"
