@@ -27,7 +27,7 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units sanity lint docs-check integration simulator-tests newest clean
+.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration simulator-tests newest clean
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
@@ -79,8 +79,12 @@ docs-check: install
 simulator-tests: setup
 	$(VPY) -m pytest -q tools/simulator/tests
 
-integration: tree
-	tools/run_integration.sh $(VPY) $(TREE)
+# The Kerberos tier: MIT KDC and gssapi (installed when missing; skipped loudly only where they cannot be installed).
+kerberos: setup
+	tools/install_kerberos.sh $(VPY)
+
+integration: tree kerberos
+	$(VPY) tools/run_integration.py $(TREE)
 
 test: simulator-tests units sanity lint docs-check integration newest
 

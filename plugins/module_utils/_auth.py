@@ -25,6 +25,11 @@ else:
     SPNEGO_IMPORT_ERROR = None
 
 try:
+    from krb5 import Krb5Error
+except ImportError:
+    Krb5Error = None
+
+try:
     from requests.auth import AuthBase
 except ImportError:
     AuthBase = object
@@ -212,7 +217,7 @@ class _SpnegoHTTPAuth(AuthBase):
                         context.step(in_token)  # mutual authentication: the server proves it holds the key
                     return response
                 out_token = context.step(in_token)
-        except spnego.exceptions.SpnegoError as exc:
+        except _library_errors() as exc:
             raise AuthenticationError('%s failed before the server could accept it: %s. Check the credentials, the Kerberos '
                                       'configuration (KRB5_CONFIG, KRB5CCNAME) and service_principal'
                                       % (self.method.describe(), exc), url=response.request.url)
@@ -228,6 +233,11 @@ class _SpnegoHTTPAuth(AuthBase):
         answer.history.append(response)
         answer.request = request
         return answer
+
+
+def _library_errors():
+    """What pyspnego and the Kerberos library raise when a handshake cannot be made (bad password, no KDC, unknown SPN)."""
+    return (spnego.exceptions.SpnegoError,) + ((Krb5Error,) if Krb5Error else ())
 
 
 def offered_schemes(response):

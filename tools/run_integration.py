@@ -1,0 +1,204 @@
+"""Run the ansible-test integration targets against MIM CM simulators started for the run.
+
+Usage: python tools/run_integration.py COLLECTION_TREE [ansible-test options...]
+Run it with the Python of the virtual environment that has ansible-test; the modules run with that Python too.
+
+It starts, all on 127.0.0.1 and stopped by PID at the end: a plain simulator (no auth), one speaking Negotiate,
+NTLM, Basic and Bearer over HTTP, one over HTTPS that enforces channel bindings, one requiring client certificates,
+and a throwaway MIT Kerberos realm (KDC) when the Kerberos tier is available. What the targets need to reach them
+goes to tests/integration/integration_config.yml.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIMULATOR = os.path.join(HERE, 'tools', 'simulator', 'mim_cm_simulator.py')
+TESTENV = os.path.join(HERE, 'tools', 'testenv')
+REALM = 'MIMLAB.TEST'
+DOMAIN = 'MIMLAB'
+KERBEROS_TOOLS = ('krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit')
+
+
+def free_port():
+    """A port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(path, process, what):
+    """Wait (bounded) for a process to write its port file."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and open(path, encoding='utf-8').read().strip():
+            return int(open(path, encoding='utf-8').read())
+        if process.poll() is not None:
+            raise SystemExit('%s exited with %s before it was ready' % (what, process.returncode))
+        time.sleep(0.05)
+    raise SystemExit('%s did not get ready within 20 s' % what)
+
+
+def wait_for_port(port, process, what):
+    """Wait (bounded) until something listens on a TCP port."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit('%s exited with %s before it was ready' % (what, process.returncode))
+        with socket.socket() as sock:
+            if sock.connect_ex(('127.0.0.1', port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit('%s did not listen on port %s within 20 s' % (what, port))
+
+
+def kerberos_unavailable():
+    """Why the Kerberos tier cannot run here, or None when it can."""
+    marker = os.path.join(HERE, 'build', 'kerberos-unavailable')
+    if os.path.exists(marker):
+        return open(marker, encoding='utf-8').read().strip()
+    missing = [tool for tool in KERBEROS_TOOLS if not shutil.which(tool) and not os.path.exists('/usr/sbin/' + tool)]
+    if missing:
+        return 'missing %s (run make kerberos)' % ', '.join(missing)
+    if subprocess.run([sys.executable, '-c', 'import gssapi'], capture_output=True, check=False).returncode:
+        return 'the Python library gssapi is not installed (run make kerberos)'
+    return None
+
+
+class Environment:
+    """The processes of one integration run; each is stopped by its PID."""
+
+    def __init__(self, work):
+        self.work = work
+        self.processes = []
+
+    def start(self, name, command, env=None):
+        """Start a background process whose output goes to WORK/NAME.out."""
+        with open(os.path.join(self.work, name + '.out'), 'wb') as output:
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)  # pylint: disable=consider-using-with
+        self.processes.append((name, process))
+        return process
+
+    def simulator(self, name, seed, options, env=None):
+        """Start one simulator on a free port; return its port and log paths."""
+        base = os.path.join(self.work, name)
+        command = [sys.executable, SIMULATOR, '--port', '0', '--port-file', base + '.port', '--seed', seed,
+                   '--audit-log', base + '.audit.jsonl', '--access-log', base + '.access.jsonl', '--quiet'] + options
+        process = self.start(name, command, env)
+        port = wait_for(base + '.port', process, 'simulator ' + name)
+        for log in ('.audit.jsonl', '.access.jsonl'):
+            open(base + log, 'a', encoding='utf-8').close()
+        return {'port': port, 'audit_log': base + '.audit.jsonl', 'access_log': base + '.access.jsonl'}
+
+    def stop(self):
+        """Terminate every process, then kill what did not stop within 10 seconds."""
+        for _name, process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for _name, process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def merge_seeds(tree, path):
+    """Each target brings its requests in files/simulator_seed.json; every simulator gets them all."""
+    merged = []
+    for seed in sorted(glob.glob(os.path.join(tree, 'tests', 'integration', 'targets', '*', 'files', 'simulator_seed.json'))):
+        with open(seed, encoding='utf-8') as handle:
+            merged.extend(json.load(handle)['requests'])
+    with open(path, 'w', encoding='utf-8') as handle:
+        json.dump({'requests': merged}, handle, indent=1)
+
+
+def create_realm(env, directory, users):
+    """A throwaway realm with a running KDC; returns the Kerberos part of the config."""
+    kdc_port = free_port()
+    command = [sys.executable, os.path.join(TESTENV, 'krb5_realm.py'), 'create', directory, '--realm', REALM,
+               '--kdc-port', str(kdc_port), '--service', 'HTTP/localhost']
+    for name, password in users.items():
+        command += ['--user', '%s:%s' % (name, password)]
+    exports = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    variables = dict(re.findall(r'^export (\w+)=(.*)$', exports, re.MULTILINE))
+    kdc = env.start('kdc', [sys.executable, os.path.join(TESTENV, 'krb5_realm.py'), 'run', directory])
+    wait_for_port(kdc_port, kdc, 'the KDC')
+    dead_config = os.path.join(directory, 'krb5-kdc-down.conf')
+    with open(variables['KRB5_CONFIG'], encoding='utf-8') as source, open(dead_config, 'w', encoding='utf-8') as target:
+        target.write(source.read().replace('127.0.0.1:%d' % kdc_port, '127.0.0.1:%d' % free_port()))
+    return {'krb5_config': variables['KRB5_CONFIG'], 'krb5_dead_config': dead_config, 'keytab': variables['KRB5_KTNAME'].replace('FILE:', '', 1),
+            'ccache': 'FILE:' + os.path.join(directory, 'ansible-ccache')}
+
+
+def main(argv):
+    """Set up, run ansible-test integration, tear down; exit with ansible-test's status."""
+    tree = os.path.abspath(argv[0])
+    work = os.path.join(tree, 'tests', 'output', 'integration-env')
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    seed = os.path.join(work, 'seed.json')
+    merge_seeds(tree, seed)
+    pki = os.path.join(work, 'pki')
+    subprocess.run([sys.executable, os.path.join(TESTENV, 'pki.py'), pki], check=True, stdout=subprocess.DEVNULL)
+
+    passwords = {'alice': 'A1-' + secrets.token_urlsafe(12), 'bob': 'B2-' + secrets.token_urlsafe(12)}
+    auth = {'domain': DOMAIN, 'realm': REALM, 'passwords': passwords, 'client_id': 'ansible-provisioning',
+            'client_secret': 'S3-' + secrets.token_urlsafe(16), 'static_token': 'T4-' + secrets.token_urlsafe(24),
+            'ca': os.path.join(pki, 'ca.pem'), 'other_ca': os.path.join(pki, 'other-ca.pem'),
+            'client_cert': os.path.join(pki, 'client.pem'), 'client_key': os.path.join(pki, 'client.key')}
+    users = {'users': {'alice': {'password': passwords['alice'], 'rights': ['read', 'write']},
+                       'bob': {'password': passwords['bob'], 'rights': ['read']}},
+             'clients': {auth['client_id']: {'secret': auth['client_secret'], 'user': 'alice'}},
+             'tokens': {auth['static_token']: 'alice'}}
+    users_file = os.path.join(work, 'users.json')
+    with open(users_file, 'w', encoding='utf-8') as handle:
+        json.dump(users, handle)
+
+    env = Environment(work)
+    try:
+        reason = kerberos_unavailable()
+        sim_env = dict(os.environ)
+        windows = ['--auth', 'negotiate,ntlm,basic,bearer', '--users', users_file, '--ntlm-domain', DOMAIN]
+        if reason:
+            print('*** KERBEROS TIER SKIPPED: %s; the Kerberos cases will not run ***' % reason, flush=True)
+            auth['kerberos'] = False
+        else:
+            auth.update(create_realm(env, os.path.join(work, 'krb5'), passwords), kerberos=True)
+            sim_env.update(KRB5_CONFIG=auth['krb5_config'])
+            windows += ['--keytab', auth['keytab']]
+        tls = ['--tls-cert', os.path.join(pki, 'server.pem'), '--tls-key', os.path.join(pki, 'server.key')]
+        plain = env.simulator('plain', seed, [])
+        sims = {'windows': env.simulator('windows', seed, windows, sim_env),
+                'tls': env.simulator('tls', seed, windows + tls + ['--require-channel-binding'], sim_env),
+                'mtls': env.simulator('mtls', seed, ['--auth', 'basic', '--users', users_file] + tls + ['--client-ca', auth['ca']])}
+        auth.update(windows_url='http://localhost:%d' % sims['windows']['port'],
+                    windows_ip_url='http://127.0.0.1:%d' % sims['windows']['port'],
+                    token_url='http://localhost:%d/adfs/oauth2/token' % sims['windows']['port'],
+                    tls_url='https://localhost:%d' % sims['tls']['port'],
+                    mtls_url='https://localhost:%d' % sims['mtls']['port'],
+                    logs=dict((name, sim['access_log']) for name, sim in sims.items()),
+                    audit_logs=dict((name, sim['audit_log']) for name, sim in sims.items()))
+        config = {'mim_cm_url': 'http://127.0.0.1:%d' % plain['port'], 'mim_cm_audit_log': plain['audit_log'],
+                  'mim_cm_access_log': plain['access_log'], 'mim_cm_auth': auth}
+        with open(os.path.join(tree, 'tests', 'integration', 'integration_config.yml'), 'w', encoding='utf-8') as handle:
+            json.dump(config, handle, indent=1)  # JSON is YAML
+        ansible_test = os.path.join(os.path.dirname(sys.executable), 'ansible-test')
+        command = [ansible_test, 'integration', '--local', '--python-interpreter', sys.executable, '--color', 'no'] + argv[1:]
+        return subprocess.run(command, cwd=tree, check=False).returncode
+    finally:
+        env.stop()
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
