@@ -3,9 +3,13 @@
 Why it exists: the collection talks to Microsoft Identity Manager Certificate
 Management over HTTP, and its tests and demos need a server that answers like
 the real one (status codes, ASP.NET/IIS error bodies, keep-alive connections)
-without a Windows domain.  It uses the Python standard library only, so it runs
-anywhere Python 3.9 or later runs.  See README.md next to this file for every
-switch, the seed file format and the log formats.
+without a Windows domain.  It speaks the authentication a real IIS site does:
+Windows Integrated Authentication (Negotiate with Kerberos or NTLM, and NTLM)
+through pyspnego's acceptor, Basic, ADFS-style OAuth2 bearer tokens, and TLS
+(with client certificates and channel binding) through the ssl module.  With
+--auth none, basic or bearer it needs the Python standard library only (3.9 or
+later); pyspnego is imported only when negotiate or ntlm is switched on.  See
+README.md next to this file for every switch, the file formats and the logs.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ import datetime
 import hmac
 import json
 import os
+import re
+import secrets
+import shutil
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +60,16 @@ JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html"
 MAX_BODY = 1 << 20
 REALM = "MIM CM simulator"
+DENIED = "Authorization has been denied for this request."
+SCHEMES = ("negotiate", "ntlm", "basic", "bearer")
+RIGHTS = ("read", "write")
+TOKEN_PATH = "/adfs/oauth2/token"
+TOKEN_LIFETIME = 3600
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+TLS_HANDSHAKE_TIMEOUT = 10.0
+# Query parameters whose values never reach a log (a client may misplace a secret in the URL).
+SECRET_PARAMS = re.compile(r"\b((?:client_secret|password|access_token|refresh_token|id_token|client_assertion|assertion|code)=)[^&\s'\"]*",
+                           re.IGNORECASE)
 
 
 class Reply(NamedTuple):
@@ -275,17 +294,6 @@ def load_transitions(path: Optional[str]) -> Dict[str, frozenset]:
     return table
 
 
-def load_users(path: Optional[str]) -> Dict[str, Dict[str, Any]]:
-    """{"users": {name: {"password", "uuid"}}}; the uuid is what targetuser=current compares."""
-    if not path:
-        return {}
-    data = read_json_file(path)
-    users = data.get("users") if isinstance(data, dict) else None
-    if not isinstance(users, dict) or not all(isinstance(v, dict) and isinstance(v.get("password"), str) for v in users.values()):
-        raise ValueError('%s: expected {"users": {"name": {"password": "...", "uuid": "..."}}}' % path)
-    return {name: {"password": v["password"], "uuid": canonical_guid(v.get("uuid"))} for name, v in users.items()}
-
-
 # ---------------------------------------------------------------- logs and auth
 
 class JsonLines:
@@ -312,40 +320,251 @@ class JsonLines:
                 self.handle = None
 
 
+def redact(text: str) -> str:
+    """Blank secrets that a client may put in a query string before the text reaches a log."""
+    return SECRET_PARAMS.sub(lambda match: match.group(1) + "REDACTED", text)
+
+
 class AuthResult(NamedTuple):
-    """Outcome of one Authorization check; headers let multi-leg schemes (NTLM) send a continuation challenge."""
+    """Outcome of one Authorization check, and what the access log says about it.
+
+    headers carry a multi-leg continuation challenge (on 401) or the final server token (on success).
+    user is the --users name; it is None for anonymous calls and for a principal that --users does not know.
+    """
 
     ok: bool
     user: Optional[str] = None
     headers: Tuple[Tuple[str, str], ...] = ()
+    scheme: Optional[str] = None
+    principal: Optional[str] = None
+    mechanism: Optional[str] = None
+    handshake: bool = False
+    error: Optional[str] = None
+
+
+ANONYMOUS = AuthResult(True)
+
+
+class Directory:
+    """The --users file: users, OAuth clients and static bearer tokens, plus the tokens issued at run time."""
+
+    def __init__(self, users: Dict[str, Dict[str, Any]], clients: Dict[str, Dict[str, str]], tokens: Dict[str, str]) -> None:
+        self.users = users
+        self.clients = clients
+        self.tokens = dict(tokens)  # token -> user
+        self.expiry = {}  # type: Dict[str, float]
+        self.lock = threading.Lock()
+
+    def find(self, principal: Optional[str]) -> Optional[str]:
+        """User for MIMLAB\\alice, alice@MIMLAB.TEST or alice (any case); None when unknown."""
+        short = (principal or "").rpartition("\\")[2].partition("@")[0].lower()
+        return next((name for name in self.users if name.lower() == short), None) if short else None
+
+    def issue(self, user: str) -> str:
+        """A new random access token for user, valid TOKEN_LIFETIME seconds."""
+        token = secrets.token_urlsafe(32)
+        with self.lock:
+            self.tokens[token] = user
+            self.expiry[token] = time.monotonic() + TOKEN_LIFETIME
+        return token
+
+    def token_user(self, token: str) -> Optional[str]:
+        """User of a static or unexpired issued token."""
+        with self.lock:
+            if token in self.expiry and self.expiry[token] < time.monotonic():
+                del self.tokens[token], self.expiry[token]
+            return self.tokens.get(token)
+
+
+def load_users(path: Optional[str]) -> Directory:
+    """--users: {"users": {name: {"password", "uuid", "rights"}}, "clients": {id: {"secret", "user"}}, "tokens": {token: user}}."""
+    if not path:
+        return Directory({}, {}, {})
+    data = read_json_file(path)
+    shape = '%s: expected {"users": {"name": {"password": "...", "uuid": "...", "rights": ["read", "write"]}}, "clients": {...}, "tokens": {...}}'
+    users = data.get("users") if isinstance(data, dict) else None
+    if not isinstance(users, dict) or not all(isinstance(v, dict) and isinstance(v.get("password", ""), str) for v in users.values()):
+        raise ValueError(shape % path)
+    table = {}
+    for name, record in users.items():
+        rights = record.get("rights", list(RIGHTS))
+        if not isinstance(rights, list) or not set(rights) <= set(RIGHTS):
+            raise ValueError("%s: users.%s.rights must be a list of %s" % (path, name, ", ".join(RIGHTS)))
+        table[name] = {"password": record.get("password"), "uuid": canonical_guid(record.get("uuid")), "rights": frozenset(rights)}
+    clients, tokens = data.get("clients", {}), data.get("tokens", {})
+    if not isinstance(clients, dict) or not all(isinstance(c, dict) and isinstance(c.get("secret"), str) and c.get("user") in table
+                                                for c in clients.values()):
+        raise ValueError('%s: clients must be {"<client_id>": {"secret": "...", "user": "<a name from users>"}}' % path)
+    if not isinstance(tokens, dict) or not all(user in table for user in tokens.values()):
+        raise ValueError('%s: tokens must be {"<token>": "<a name from users>"}' % path)
+    return Directory(table, {cid: dict(c) for cid, c in clients.items()}, dict(tokens))
 
 
 class BasicScheme:
-    """HTTP Basic against the --users file.  Stateless; NTLM/Negotiate would keep state in conn_state."""
+    """HTTP Basic against the --users passwords; stateless, so every call carries the credentials."""
 
     name = "basic"
 
-    def __init__(self, users: Dict[str, Dict[str, Any]]) -> None:
-        self.users = users
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
 
     def challenge(self) -> str:
         """The WWW-Authenticate value offered on 401."""
         return 'Basic realm="%s"' % REALM
 
     def accept(self, token: str, conn_state: Dict[str, Any]) -> AuthResult:
-        """Check base64(user:password)."""
+        """Check base64(user:password); the user may be written alice, MIMLAB\\alice or alice@MIMLAB.TEST."""
         try:
-            name, sep, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+            principal, sep, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, ValueError):
-            return AuthResult(False)
-        record = self.users.get(name)
-        if sep and record and hmac.compare_digest(password.encode("utf-8"), record["password"].encode("utf-8")):
-            return AuthResult(True, name)
-        return AuthResult(False)
+            return AuthResult(False, scheme=self.name, error="malformed Basic credentials")
+        user = self.directory.find(principal)
+        known = (self.directory.users[user]["password"] or "") if user else ""
+        if sep and known and hmac.compare_digest(password.encode("utf-8"), known.encode("utf-8")):
+            return AuthResult(True, user, scheme=self.name, principal=principal)
+        return AuthResult(False, scheme=self.name, principal=principal, error="unknown user or wrong password")
+
+
+class BearerScheme:
+    """OAuth2 bearer tokens (ADFS style): static ones from --users or ones issued by the token endpoint."""
+
+    name = "bearer"
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    def challenge(self) -> str:
+        """The WWW-Authenticate value offered on 401."""
+        return "Bearer"
+
+    def accept(self, token: str, conn_state: Dict[str, Any]) -> AuthResult:
+        """Look the token up; it is never logged."""
+        user = self.directory.token_user(token) if token else None
+        return AuthResult(True, user, scheme=self.name) if user else AuthResult(False, scheme=self.name, error="unknown or expired token")
+
+
+class SpnegoScheme:
+    """NTLM or Negotiate (Kerberos or NTLM inside SPNEGO, or a raw NTLM token) through pyspnego's acceptor.
+
+    Like IIS, the handshake authenticates the TCP connection: the context lives in conn_state between the
+    401 legs, and once complete the connection stays authenticated for later calls without Authorization.
+    """
+
+    def __init__(self, name: str, directory: Directory, channel_bindings: Any) -> None:
+        self.name = name
+        self.header = "Negotiate" if name == "negotiate" else "NTLM"
+        self.directory = directory
+        self.channel_bindings = channel_bindings
+        self.spnego = load_spnego()
+
+    def challenge(self) -> str:
+        """The WWW-Authenticate value offered on 401."""
+        return self.header
+
+    def accept(self, token: str, conn_state: Dict[str, Any]) -> AuthResult:
+        """One leg: continue this connection's handshake, or start a new one."""
+        name, context = conn_state.pop("handshake", (None, None))
+        if name != self.name or context is None or context.complete:
+            conn_state.pop("authenticated", None)  # a new handshake replaces the connection's identity, as in IIS
+            context = self.spnego.server(protocol=self.name, channel_bindings=self.channel_bindings)
+        try:
+            out = context.step(base64.b64decode(token, validate=True))
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # pyspnego/gssapi raise many types; all mean "refused"
+            return AuthResult(False, scheme=self.name, error=failure_text(exc, context))
+        reply_headers = (("WWW-Authenticate", "%s %s" % (self.header, base64.b64encode(out).decode("ascii"))),) if out else ()
+        if not context.complete:
+            conn_state["handshake"] = (self.name, context)
+            return AuthResult(False, headers=reply_headers, scheme=self.name)
+        mechanism, principal = context.negotiated_protocol, context.client_principal
+        if self.channel_bindings is not None and mechanism == "kerberos" and not kerberos_channel_bound(context):
+            return AuthResult(False, scheme=self.name, principal=principal, mechanism=mechanism, error="no channel bindings from the client")
+        result = AuthResult(True, self.directory.find(principal), reply_headers, self.name, principal, mechanism, handshake=True)
+        conn_state["authenticated"] = result._replace(headers=(), handshake=False)
+        return result
+
+
+def load_spnego() -> Any:
+    """pyspnego is needed only for NTLM and Negotiate, so it is imported only when they are switched on."""
+    try:
+        import spnego  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise ValueError("--auth negotiate and ntlm need pyspnego: pip install 'pyspnego[kerberos]' (%s)" % exc)
+    return spnego
+
+
+def kerberos_channel_bound(context: Any) -> bool:
+    """Whether the Kerberos initiator really sent the expected channel bindings.
+
+    MIT krb5 accepts an AP-REQ without bindings even when the acceptor has some (only wrong ones fail), and
+    sets GSS_C_CHANNEL_BOUND_FLAG when they were present and matched.  pyspnego does not expose that flag, so
+    this reads it from its inner gssapi context (pyspnego 0.12 internals); anything unexpected counts as unbound.
+    pyspnego's NTLM acceptor itself refuses a missing or different MsvAvChannelBindings, so NTLM needs no check here.
+    """
+    try:
+        import gssapi  # pylint: disable=import-outside-toplevel
+        inner = getattr(context, "_context", None)  # NegotiateProxy -> the chosen mech's proxy
+        return gssapi.RequirementFlag.channel_bound in inner._context.actual_flags  # pylint: disable=protected-access
+    except Exception:  # pylint: disable=broad-exception-caught
+        return False
+
+
+def failure_text(exc: Exception, context: Any) -> str:
+    """Why a handshake leg failed, for the access log.
+
+    python-gssapi defers an acceptor's GSSError (to send its error token) and raises an unhelpful AttributeError
+    on the next use; the real error waits in its context's _last_err (pyspnego 0.12 / python-gssapi internals).
+    """
+    try:
+        exc = context._context._context._last_err or exc  # pylint: disable=protected-access
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass
+    return "%s: %s" % (type(exc).__name__, str(exc)[:300])
+
+
+def tls_server_end_point(cert_path: str) -> bytes:
+    """RFC 5929 tls-server-end-point of the server certificate (the first one in the file).
+
+    The hash is the certificate's signature hash, or SHA-256 when that is MD5 or SHA-1 (or undefined).
+    """
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    with open(cert_path, "rb") as handle:
+        cert = x509.load_pem_x509_certificate(handle.read())
+    algorithm = cert.signature_hash_algorithm
+    if algorithm is None or isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(cert.public_bytes(serialization.Encoding.DER))
+    return digest.finalize()
+
+
+def write_ntlm_user_file(directory: Directory, domain: str, upn_suffix: str) -> Optional[str]:
+    """pyspnego's NTLM acceptor reads DOMAIN:USER:PASSWORD lines from $NTLM_USER_FILE: write one from --users.
+
+    Each user with a password gets DOMAIN\\user, user@UPN_SUFFIX and a bare user line.  The file is private to
+    this process (a fresh 0700 directory, 0600 file) and is removed at shutdown.  Returns the directory, or
+    None when no user has a password (then Negotiate offers Kerberos only).
+    """
+    lines = []
+    for name, record in directory.users.items():
+        password = record["password"]
+        if not password:
+            continue
+        if any(char in name + password for char in ":\r\n"):
+            raise ValueError("user %r: NTLM cannot use a name or password with ':' or a line break" % name)
+        lines += ["%s:%s:%s" % (domain, name, password), ":%s@%s:%s" % (name, upn_suffix, password), ":%s:%s" % (name, password)]
+    if not lines:
+        return None
+    folder = tempfile.mkdtemp(prefix="mim-cm-simulator-")
+    path = os.path.join(folder, "ntlm_users")
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.environ["NTLM_USER_FILE"] = path
+    return folder
 
 
 class Authenticator:
-    """Dispatches on the Authorization scheme; the one place where Bearer, NTLM or Negotiate get added."""
+    """Dispatches on the Authorization scheme; remembers connections that completed an NTLM/Negotiate handshake."""
 
     def __init__(self, schemes: List[Any]) -> None:
         self.schemes = {scheme.name: scheme for scheme in schemes}
@@ -353,14 +572,54 @@ class Authenticator:
     def check(self, header: Optional[str], conn_state: Dict[str, Any]) -> AuthResult:
         """No schemes configured means anonymous access (user None)."""
         if not self.schemes:
-            return AuthResult(True)
-        scheme_name, _sep, token = (header or "").strip().partition(" ")
+            return ANONYMOUS
+        if not header:
+            conn_state.pop("handshake", None)
+            return conn_state.get("authenticated") or AuthResult(False)
+        scheme_name, _sep, token = header.strip().partition(" ")
         scheme = self.schemes.get(scheme_name.lower())
-        return scheme.accept(token.strip(), conn_state) if scheme else AuthResult(False)
+        if scheme is None:
+            return AuthResult(False, error="scheme %s is not offered" % scheme_name[:40])
+        return scheme.accept(token.strip(), conn_state)
 
     def challenges(self) -> Tuple[Tuple[str, str], ...]:
-        """One WWW-Authenticate header per scheme, as IIS sends them."""
+        """One WWW-Authenticate header per scheme, in the --auth order, as IIS sends them."""
         return tuple(("WWW-Authenticate", scheme.challenge()) for scheme in self.schemes.values())
+
+
+class TokenEndpoint:
+    """ADFS-style OAuth2 token endpoint (client credentials grant) at /adfs/oauth2/token; not subject to --auth."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    def handle(self, method: str, authorization: Optional[str], body: bytes) -> Tuple[Reply, AuthResult]:
+        """Form-encoded grant_type, client_id, client_secret, resource (or client_secret_basic) -> access token."""
+        if method != "POST":
+            return method_not_allowed(method), AuthResult(False)
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        scheme, _sep, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                client_id, _sep, secret = (unquote(part) for part in base64.b64decode(token, validate=True).decode("utf-8").partition(":"))
+            except (binascii.Error, ValueError):
+                client_id = secret = None
+        result = AuthResult(False, scheme="client_credentials", principal=client_id)
+        if form.get("grant_type") != "client_credentials":
+            code = "unsupported_grant_type" if form.get("grant_type") else "invalid_request"
+            return oauth_error(code, "Only grant_type=client_credentials is supported."), result
+        client = self.directory.clients.get(client_id or "")
+        if client is None or not hmac.compare_digest((secret or "").encode("utf-8"), client["secret"].encode("utf-8")):
+            return oauth_error("invalid_client", "MSIS9607: The client is not registered or the client secret is wrong."), result
+        payload = {"access_token": self.directory.issue(client["user"]), "token_type": "bearer", "expires_in": TOKEN_LIFETIME}
+        reply = json_reply(200, payload)._replace(headers=NO_STORE)
+        return reply, result._replace(ok=True, user=client["user"])
+
+
+def oauth_error(code: str, description: str) -> Reply:
+    """OAuth2 error answer (RFC 6749 section 5.2)."""
+    return json_reply(400, {"error": code, "error_description": description})._replace(headers=NO_STORE)
 
 
 # ---------------------------------------------------------------- the API
@@ -441,7 +700,7 @@ class Api:
         if code is None or entry.sim.get("error_on", "any") not in (operation, "any"):
             return None, None
         if code == 403:
-            return message_reply(403, "Authorization has been denied for this request."), None
+            return message_reply(403, DENIED), None
         return server_error("Simulated server failure for request %s." % entry.request["Uuid"])
 
     def save(self) -> None:
@@ -449,6 +708,23 @@ class Api:
         if self.config.state_path:
             requests = [dict(e.request, _simulator=e.sim) if e.sim else e.request for e in self.entries.values()]
             write_atomic(self.config.state_path, json.dumps({"requests": requests}, indent=2) + "\n")
+
+    def forbidden(self, auth: AuthResult, right: str, method: str, request_id: Optional[str]) -> Optional[Reply]:
+        """403 unless the caller has the right ("read" for GET, "write" for PUT/POST); anonymous calls (--auth none) pass."""
+        if auth.scheme is None:
+            return None
+        rights = self.config.users.get(auth.user, {}).get("rights", ()) if auth.user else ()
+        if right in rights:
+            return None
+        reply = message_reply(403, DENIED)
+        if method in ("PUT", "POST"):
+            reason = ("User %s lacks the %s right." % (auth.user, right) if auth.user
+                      else "Principal %s is not a known user." % (auth.principal or "(none)"))
+            with self.lock:
+                entry = self.entries.get(request_id) if request_id else None
+                current = status_label(entry.request["Status"]) if entry else None
+                self.log_write("refused", method, request_id, (current, None), reply, auth.user, reason)
+        return reply
 
     def get_one(self, request_id: str, user: Optional[str]) -> Reply:
         """GET /requests/{id}: 200 with the object, 204 when unknown."""
@@ -536,14 +812,30 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def setup(self) -> None:
-        """Per-connection state: multi-leg auth schemes will keep their handshake here."""
+        """TLS handshake (in this connection's thread, bounded), then per-connection state for multi-leg auth."""
+        self.tls_error = None  # type: Optional[str]
+        if self.server.tls_context is not None:
+            self.request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            self.request = self.server.tls_context.wrap_socket(self.request, server_side=True, do_handshake_on_connect=False)
+            try:
+                self.request.do_handshake()
+                self.request.settimeout(None)
+            except OSError as exc:  # ssl.SSLError and socket.timeout are OSErrors
+                self.tls_error = str(exc) or type(exc).__name__
         super().setup()
         self.conn_state = {}  # type: Dict[str, Any]
-        self.user = None  # type: Optional[str]
+        self.auth = ANONYMOUS
+
+    def handle(self) -> None:
+        """Serve the connection's requests, unless its TLS handshake failed."""
+        if self.tls_error is None:
+            super().handle()
+        elif not self.server.quiet:
+            sys.stderr.write("mim_cm_simulator: TLS handshake with %s:%d failed: %s\n" % (self.client_address[:2] + (self.tls_error,)))
 
     def handle_one_request(self) -> None:
-        """Forget the previous call's user before each request on a kept-alive connection."""
-        self.user = None
+        """Forget the previous call's authentication result before each request on a kept-alive connection."""
+        self.auth = ANONYMOUS
         super().handle_one_request()
 
     def do_GET(self) -> None:
@@ -554,7 +846,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             reply = self.route(body)
         except Exception:  # a simulator bug must still answer like the real server: 500, no stack trace
-            sys.stderr.write("mim_cm_simulator: unhandled error on %s %s\n%s" % (self.command, self.path, traceback.format_exc()))
+            sys.stderr.write("mim_cm_simulator: unhandled error on %s %s\n%s" % (self.command, redact(self.path), traceback.format_exc()))
             reply = server_error("The simulator failed unexpectedly.")[0]
         self.send_reply(reply)
 
@@ -577,29 +869,40 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def route(self, body: bytes) -> Reply:
-        """Authenticate (IIS does it before the API), then match the path case-insensitively."""
-        auth = self.server.authenticator.check(self.headers.get("Authorization"), self.conn_state)
-        if not auth.ok:
-            return html_reply(401, "401 - Unauthorized: Access is denied due to invalid credentials.",
-                              "You do not have permission to view this directory or page using the credentials that you supplied.",
-                              auth.headers or self.server.authenticator.challenges())
-        self.user = auth.user
-        api = self.server.api
+        """Token endpoint first (no --auth); then authenticate (IIS does it before the API); then the API routes."""
         parts = urlsplit(self.path)
         path = unquote(parts.path).lower().rstrip("/")
+        if path == TOKEN_PATH:
+            reply, self.auth = self.server.token_endpoint.handle(self.command, self.headers.get("Authorization"), body)
+            return reply
+        self.auth = self.server.authenticator.check(self.headers.get("Authorization"), self.conn_state)
+        if not self.auth.ok:
+            return html_reply(401, "401 - Unauthorized: Access is denied due to invalid credentials.",
+                              "You do not have permission to view this directory or page using the credentials that you supplied.",
+                              self.auth.headers or self.server.authenticator.challenges())
+        reply = self.api_route(path, parts.query, body)
+        return reply._replace(headers=self.auth.headers + reply.headers)  # the final server token goes out with the answer
+
+    def api_route(self, path: str, query: str, body: bytes) -> Reply:
+        """The requests controller's routes, matched case-insensitively; rights are checked once the route is known."""
+        api, user = self.server.api, self.auth.user
         if api.config.api_disabled:
             return not_found()
         if path == REQUESTS_PATH:
             if self.command == "GET":
-                return api.search(parse_qsl(parts.query), self.user)
-            return api.create(body, self.user) if self.command == "POST" else method_not_allowed(self.command)
+                return api.forbidden(self.auth, "read", "GET", None) or api.search(parse_qsl(query), user)
+            if self.command == "POST":
+                return api.forbidden(self.auth, "write", "POST", None) or api.create(body, user)
+            return method_not_allowed(self.command)
         if path.startswith(REQUESTS_PATH + "/") and "/" not in path[len(REQUESTS_PATH) + 1:]:
             request_id = canonical_guid(path[len(REQUESTS_PATH) + 1:])
             if request_id is None:
                 return message_reply(400, "The request is invalid. The id is not a GUID.")
             if self.command == "GET":
-                return api.get_one(request_id, self.user)
-            return api.put(request_id, body, self.user) if self.command == "PUT" else method_not_allowed(self.command)
+                return api.forbidden(self.auth, "read", "GET", request_id) or api.get_one(request_id, user)
+            if self.command == "PUT":
+                return api.forbidden(self.auth, "write", "PUT", request_id) or api.put(request_id, body, user)
+            return method_not_allowed(self.command)
         return not_found()
 
     def send_reply(self, reply: Reply) -> None:
@@ -620,25 +923,35 @@ class Handler(BaseHTTPRequestHandler):
             status = int(code)
         except (TypeError, ValueError):
             status = None
-        self.server.access_log.write({"method": getattr(self, "command", None), "path": getattr(self, "path", None), "http_status": status,
-                                      "user": self.user, "client": self.client_address[0], "client_port": self.client_address[1]})
-        super().log_request(code, size)
+        path = getattr(self, "path", None)
+        auth = getattr(self, "auth", ANONYMOUS)
+        self.server.access_log.write({"method": getattr(self, "command", None), "path": redact(path) if path else path, "http_status": status,
+                                      "user": auth.user, "auth_scheme": auth.scheme, "auth_mechanism": auth.mechanism,
+                                      "handshake": auth.handshake, "principal": auth.principal, "auth_error": auth.error,
+                                      "client": self.client_address[0], "client_port": self.client_address[1]})
+        self.log_message('"%s" %s %s', redact(getattr(self, "requestline", "")), code if status is None else status, size)
 
     def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
-        """Classic stderr line per request unless --quiet."""
+        """Classic stderr line per request unless --quiet; http.server's error texts can quote the request line."""
         if not self.server.quiet:
-            super().log_message(format, *args)
+            super().log_message("%s", redact(format % args))
 
 
 class SimulatorServer(ThreadingHTTPServer):
-    """Threaded server with TCP_NODELAY on every accepted socket and no reverse DNS at bind time."""
+    """Threaded server with TCP_NODELAY on every accepted socket and no reverse DNS at bind time.
+
+    With TLS the accept loop hands the plain socket over; each connection's thread does its own handshake,
+    so a stalled client cannot block the others.
+    """
 
     daemon_threads = True
 
-    def __init__(self, address: Tuple[str, int], api: Api, authenticator: Authenticator, access_log: JsonLines, quiet: bool) -> None:
+    def __init__(self, address: Tuple[str, int], setup: Setup, access_log: JsonLines, quiet: bool) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.api = api
-        self.authenticator = authenticator
+        self.api = setup.api
+        self.authenticator = setup.authenticator
+        self.token_endpoint = setup.token_endpoint
+        self.tls_context = setup.tls_context
         self.access_log = access_log
         self.quiet = quiet
         super().__init__(address, Handler)
@@ -672,17 +985,76 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--transitions", help="JSON: target status -> allowed source statuses")
     parser.add_argument("--api-disabled", action="store_true", help="every route answers 404 (Clm.WebApi.Enabled off)")
     parser.add_argument("--create-status", default="Approved", help="status of requests created by POST (default Approved)")
-    parser.add_argument("--users", help='JSON: {"users": {"name": {"password": "...", "uuid": "..."}}}')
-    parser.add_argument("--auth", choices=("none", "basic"), default="none", help="authentication scheme (default none)")
+    parser.add_argument("--users", help='JSON: {"users": {...}, "clients": {...}, "tokens": {...}} (see README)')
+    parser.add_argument("--auth", default="none", help="offered schemes in order, comma-separated: negotiate, ntlm, basic, bearer; or none")
+    parser.add_argument("--ntlm-domain", default="MIMLAB", help="NetBIOS domain of the NTLM users (default MIMLAB)")
+    parser.add_argument("--ntlm-upn-suffix", default="MIMLAB.TEST", help="UPN suffix NTLM accepts in user@SUFFIX (default MIMLAB.TEST)")
+    parser.add_argument("--keytab", help="Kerberos keytab of the service principals (sets KRB5_KTNAME)")
+    parser.add_argument("--tls-cert", help="PEM server certificate (chain): serve HTTPS")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--client-ca", help="PEM CA: require a client certificate signed by it")
+    parser.add_argument("--require-channel-binding", action="store_true",
+                        help="NTLM/Negotiate over HTTPS must carry tls-server-end-point channel bindings")
     parser.add_argument("--quiet", action="store_true", help="no per-request lines on stderr")
     return parser.parse_args(argv)
 
 
-def build_api(args: argparse.Namespace, audit: JsonLines) -> Tuple[Api, Authenticator]:
+def parse_schemes(text: str) -> List[str]:
+    """--auth: offered schemes in order, or none."""
+    names = [name.strip().lower() for name in text.split(",")]
+    if names == ["none"]:
+        return []
+    if any(name not in SCHEMES for name in names) or len(set(names)) != len(names):
+        raise ValueError("--auth %r: use a comma-separated list of %s without repeats, or none" % (text, ", ".join(SCHEMES)))
+    return names
+
+
+def tls_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
+    """Server TLS context (TLS 1.2 or later); with --client-ca a client certificate is required."""
+    if not args.tls_cert and not args.tls_key:
+        if args.client_ca or args.require_channel_binding:
+            raise ValueError("--client-ca and --require-channel-binding need --tls-cert and --tls-key")
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            context.load_verify_locations(cafile=args.client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except ssl.SSLError as exc:
+        raise ValueError("TLS files: %s" % exc)
+    return context
+
+
+class Setup(NamedTuple):
+    """Everything the switches build before the server starts."""
+
+    api: Api
+    authenticator: Authenticator
+    token_endpoint: TokenEndpoint
+    tls_context: Optional[ssl.SSLContext]
+    temp_dir: Optional[str]
+
+
+def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
     """Load every file the switches name; ValueError/OSError explain what is wrong."""
-    users = load_users(args.users)
-    if args.auth == "basic" and not users:
-        raise ValueError("--auth basic needs --users with at least one user")
+    directory = load_users(args.users)
+    names = parse_schemes(args.auth)
+    spnego_names = [name for name in names if name in ("negotiate", "ntlm")]
+    if names and not directory.users:
+        raise ValueError("--auth %s needs --users with at least one user" % args.auth)
+    if "bearer" in names and not (directory.tokens or directory.clients):
+        raise ValueError("--auth bearer needs tokens or clients in --users")
+    if args.keytab and "negotiate" not in names:
+        raise ValueError("--keytab needs --auth negotiate")
+    if args.require_channel_binding and not spnego_names:
+        raise ValueError("--require-channel-binding needs --auth negotiate or ntlm")
+    if args.keytab and not os.path.isfile(args.keytab):
+        raise ValueError("--keytab %s: no such file" % args.keytab)
+    context = tls_context(args)
     create_status = parse_status(args.create_status)
     if not 0 <= create_status < len(STATUS_NAMES):
         raise ValueError("--create-status %r is not a known status" % args.create_status)
@@ -691,11 +1063,24 @@ def build_api(args: argparse.Namespace, audit: JsonLines) -> Tuple[Api, Authenti
     else:
         entries = load_entries(read_json_file(args.seed), args.seed) if args.seed else {}
     config = Config(put_response=args.put_response, status_format=args.status_format, transitions=load_transitions(args.transitions),
-                    create_status=create_status, api_disabled=args.api_disabled, users=users, state_path=args.state)
+                    create_status=create_status, api_disabled=args.api_disabled, users=directory.users, state_path=args.state)
+    bindings, temp_dir = None, None
+    if spnego_names:
+        spnego = load_spnego()
+        if args.require_channel_binding:
+            end_point = tls_server_end_point(args.tls_cert)
+            bindings = spnego.channel_bindings.GssChannelBindings(application_data=b"tls-server-end-point:" + end_point)
+        if args.keytab:
+            os.environ["KRB5_KTNAME"] = "FILE:" + os.path.abspath(args.keytab)
+        temp_dir = write_ntlm_user_file(directory, args.ntlm_domain, args.ntlm_upn_suffix)
+        if temp_dir is None and "ntlm" in names:
+            raise ValueError("--auth ntlm: no user in --users has a password")
+    schemes = [BasicScheme(directory) if name == "basic" else BearerScheme(directory) if name == "bearer"
+               else SpnegoScheme(name, directory, bindings) for name in names]
     api = Api(config, entries, audit)
     with api.lock:
         api.save()
-    return api, Authenticator([BasicScheme(users)] if args.auth == "basic" else [])
+    return Setup(api, Authenticator(schemes), TokenEndpoint(directory), context, temp_dir)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -704,27 +1089,35 @@ def main(argv: Optional[List[str]] = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: stop.set())
+    setup = None
     try:
         audit, access_log = JsonLines(args.audit_log), JsonLines(args.access_log)
-        api, authenticator = build_api(args, audit)
-        server = SimulatorServer((args.host, args.port), api, authenticator, access_log, args.quiet)
+        setup = build(args, audit)
+        server = SimulatorServer((args.host, args.port), setup, access_log, args.quiet)
     except (OSError, ValueError) as exc:
+        if setup is not None and setup.temp_dir:
+            shutil.rmtree(setup.temp_dir, ignore_errors=True)
         print("mim_cm_simulator: error: %s" % exc, file=sys.stderr)
         return 2
     host, port = server.server_address[:2]
     if args.port_file:
         write_atomic(args.port_file, "%d\n" % port)
-    print("MIM CM simulator listening on http://%s:%d" % ("[%s]" % host if ":" in host else host, port), flush=True)
+    scheme = "https" if setup.tls_context else "http"
+    print("MIM CM simulator listening on %s://%s:%d" % (scheme, "[%s]" % host if ":" in host else host, port), flush=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
-    while not stop.wait(0.1):
-        pass
-    server.shutdown()
-    server.server_close()
-    with api.lock:
-        api.save()
-    audit.close()
-    access_log.close()
+    try:
+        while not stop.wait(0.1):
+            pass
+        server.shutdown()
+        server.server_close()
+        with setup.api.lock:
+            setup.api.save()
+    finally:
+        if setup.temp_dir:
+            shutil.rmtree(setup.temp_dir, ignore_errors=True)
+        audit.close()
+        access_log.close()
     return 0
 
 
