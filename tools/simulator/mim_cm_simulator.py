@@ -388,14 +388,14 @@ def load_users(path: Optional[str]) -> Directory:
     table = {}
     for name, record in users.items():
         rights = record.get("rights", list(RIGHTS))
-        if not isinstance(rights, list) or not set(rights) <= set(RIGHTS):
+        if not isinstance(rights, list) or not all(right in RIGHTS for right in rights):
             raise ValueError("%s: users.%s.rights must be a list of %s" % (path, name, ", ".join(RIGHTS)))
         table[name] = {"password": record.get("password"), "uuid": canonical_guid(record.get("uuid")), "rights": frozenset(rights)}
     clients, tokens = data.get("clients", {}), data.get("tokens", {})
-    if not isinstance(clients, dict) or not all(isinstance(c, dict) and isinstance(c.get("secret"), str) and c.get("user") in table
+    if not isinstance(clients, dict) or not all(isinstance(c, dict) and isinstance(c.get("secret"), str) and str(c.get("user")) in table
                                                 for c in clients.values()):
         raise ValueError('%s: clients must be {"<client_id>": {"secret": "...", "user": "<a name from users>"}}' % path)
-    if not isinstance(tokens, dict) or not all(user in table for user in tokens.values()):
+    if not isinstance(tokens, dict) or not all(isinstance(user, str) and user in table for user in tokens.values()):
         raise ValueError('%s: tokens must be {"<token>": "<a name from users>"}' % path)
     return Directory(table, {cid: dict(c) for cid, c in clients.items()}, dict(tokens))
 
