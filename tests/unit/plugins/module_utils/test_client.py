@@ -202,3 +202,13 @@ def test_auth_options_are_checked_before_any_call(auth, options, message):
     with pytest.raises(ConfigurationError, match=message) as caught:
         auth_from_options(auth, **options)
     assert 'pw' not in str(caught.value).replace('password', '')
+
+
+@responses.activate
+def test_cookies_persist_across_the_calls_of_one_run():
+    responses.get(URL, json={'Uuid': RID, 'Status': 3}, headers={'Set-Cookie': 'CMSession=abc123; Path=/'})
+    responses.put(URL, json={'Uuid': RID, 'Status': 8})
+    session_client = client()
+    session_client.get_request(RID)
+    session_client.set_request_status(RID, 'Completed')
+    assert responses.calls[1].request.headers['Cookie'] == 'CMSession=abc123'
