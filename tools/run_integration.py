@@ -3,7 +3,8 @@
 Usage: python tools/run_integration.py COLLECTION_TREE [ansible-test options...]
 Run it with the Python of the virtual environment that has ansible-test; the modules run with that Python too.
 
-It starts, all on 127.0.0.1 and stopped by PID at the end: a plain simulator (no auth), one speaking Negotiate,
+It starts, all on 127.0.0.1 and stopped by PID at the end: an anonymous simulator per target (seeded from the
+target's files/simulator_seed.json; settings under mim_cm_sim.<target>: url, audit_log, access_log), one speaking Negotiate,
 NTLM, Basic and Bearer over HTTP, one over HTTPS that enforces channel bindings, one requiring client certificates,
 and a throwaway MIT Kerberos realm (KDC) when the Kerberos tier is available. What the targets need to reach them
 goes to tests/integration/integration_config.yml.
@@ -113,14 +114,10 @@ class Environment:
                 process.wait()
 
 
-def merge_seeds(tree, path):
-    """Each target brings its requests in files/simulator_seed.json; every simulator gets them all."""
-    merged = []
-    for seed in sorted(glob.glob(os.path.join(tree, 'tests', 'integration', 'targets', '*', 'files', 'simulator_seed.json'))):
-        with open(seed, encoding='utf-8') as handle:
-            merged.extend(json.load(handle)['requests'])
-    with open(path, 'w', encoding='utf-8') as handle:
-        json.dump({'requests': merged}, handle, indent=1)
+def target_seeds(tree):
+    """Each target that needs a simulator brings its requests in files/simulator_seed.json: {target name: seed path}."""
+    pattern = os.path.join(tree, 'tests', 'integration', 'targets', '*', 'files', 'simulator_seed.json')
+    return dict((path.split(os.sep)[-3], path) for path in sorted(glob.glob(pattern)))
 
 
 def create_realm(env, directory, users):
@@ -147,8 +144,7 @@ def main(argv):
     work = os.path.join(tree, 'tests', 'output', 'integration-env')
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    seed = os.path.join(work, 'seed.json')
-    merge_seeds(tree, seed)
+    seeds = target_seeds(tree)
     pki = os.path.join(work, 'pki')
     subprocess.run([sys.executable, os.path.join(TESTENV, 'pki.py'), pki], check=True, stdout=subprocess.DEVNULL)
 
@@ -178,7 +174,11 @@ def main(argv):
             sim_env.update(KRB5_CONFIG=auth['krb5_config'])
             windows += ['--keytab', auth['keytab']]
         tls = ['--tls-cert', os.path.join(pki, 'server.pem'), '--tls-key', os.path.join(pki, 'server.key')]
-        plain = env.simulator('plain', seed, [])
+        # One anonymous simulator per target, with only that target's requests, so no target sees another's writes.
+        plain = dict((target, env.simulator(target, seed, [])) for target, seed in seeds.items() if target != 'cm_auth')
+        for sim in plain.values():
+            sim['url'] = 'http://127.0.0.1:%d' % sim['port']
+        seed = seeds['cm_auth']
         sims = {'windows': env.simulator('windows', seed, windows, sim_env),
                 'tls': env.simulator('tls', seed, windows + tls + ['--require-channel-binding'], sim_env),
                 'mtls': env.simulator('mtls', seed, ['--auth', 'basic', '--users', users_file] + tls + ['--client-ca', auth['ca']])}
@@ -189,13 +189,13 @@ def main(argv):
                     mtls_url='https://localhost:%d' % sims['mtls']['port'],
                     logs=dict((name, sim['access_log']) for name, sim in sims.items()),
                     audit_logs=dict((name, sim['audit_log']) for name, sim in sims.items()))
-        config = {'mim_cm_url': 'http://127.0.0.1:%d' % plain['port'], 'mim_cm_audit_log': plain['audit_log'],
-                  'mim_cm_access_log': plain['access_log'], 'mim_cm_auth': auth}
-        with open(os.path.join(tree, 'tests', 'integration', 'integration_config.yml'), 'w', encoding='utf-8') as handle:
-            json.dump(config, handle, indent=1)  # JSON is YAML
+        config_path = os.path.join(tree, 'tests', 'integration', 'integration_config.yml')
+        with open(config_path, 'w', encoding='utf-8') as handle:
+            json.dump({'mim_cm_sim': plain, 'mim_cm_auth': auth}, handle, indent=1)  # JSON is YAML
         ansible_test = os.path.join(os.path.dirname(sys.executable), 'ansible-test')
         command = [ansible_test, 'integration', '--local', '--python-interpreter', sys.executable, '--color', 'no'] + argv[1:]
-        return subprocess.run(command, cwd=tree, check=False).returncode
+        # script targets (runme.sh) read the same settings from the file this variable names
+        return subprocess.run(command, cwd=tree, check=False, env=dict(os.environ, MIM_CM_TEST_CONFIG=config_path)).returncode
     finally:
         env.stop()
 

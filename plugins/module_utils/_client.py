@@ -201,6 +201,9 @@ def _tls_hint(exc):
     text = str(exc).lower()
     if 'certificate required' in text or 'handshake failure' in text or 'unknown ca' in text or 'bad certificate' in text:
         return 'The server wants a client certificate it trusts: set client_cert and client_key'
+    if 'eof occurred' in text or 'unexpected eof' in text:
+        # with TLS 1.3 a refused client certificate often shows as the server closing the connection
+        return 'The server closed the TLS connection; if the site requires client certificates, set client_cert and client_key'
     return ('Set ca_path to the PEM bundle of the CA that signed the server certificate '
             '(validate_certs: false is only for test servers)')
 

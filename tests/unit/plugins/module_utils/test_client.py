@@ -212,3 +212,12 @@ def test_cookies_persist_across_the_calls_of_one_run():
     session_client.get_request(RID)
     session_client.set_request_status(RID, 'Completed')
     assert responses.calls[1].request.headers['Cookie'] == 'CMSession=abc123'
+
+
+@responses.activate
+@pytest.mark.parametrize('error', ['[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required',
+                                   'EOF occurred in violation of protocol (_ssl.c:2427)'])
+def test_refused_client_certificates_point_at_client_cert(error):
+    responses.get(URL, body=requests.exceptions.SSLError(error))
+    with pytest.raises(ConnectionFailure, match='set client_cert and client_key'):
+        client().get_request(RID)
