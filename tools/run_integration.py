@@ -28,6 +28,7 @@ SIMULATOR = os.path.join(HERE, 'tools', 'simulator', 'mim_cm_simulator.py')
 TESTENV = os.path.join(HERE, 'tools', 'testenv')
 REALM = 'MIMLAB.TEST'
 DOMAIN = 'MIMLAB'
+ALICE_UUID = 'a11ce000-0000-4000-8000-000000000001'  # the TargetUserUuid of alice's requests in the cm_auth seed
 KERBEROS_TOOLS = ('krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit')
 
 
@@ -153,7 +154,7 @@ def main(argv):
             'client_secret': 'S3-' + secrets.token_urlsafe(16), 'static_token': 'T4-' + secrets.token_urlsafe(24),
             'ca': os.path.join(pki, 'ca.pem'), 'other_ca': os.path.join(pki, 'other-ca.pem'),
             'client_cert': os.path.join(pki, 'client.pem'), 'client_key': os.path.join(pki, 'client.key')}
-    users = {'users': {'alice': {'password': passwords['alice'], 'rights': ['read', 'write']},
+    users = {'users': {'alice': {'password': passwords['alice'], 'rights': ['read', 'write'], 'uuid': ALICE_UUID},
                        'bob': {'password': passwords['bob'], 'rights': ['read']}},
              'clients': {auth['client_id']: {'secret': auth['client_secret'], 'user': 'alice'}},
              'tokens': {auth['static_token']: 'alice'}}

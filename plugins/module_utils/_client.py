@@ -126,6 +126,23 @@ class CMClient:
                                   % (request_id, response.status_code), http_status=response.status_code, url=url)
         return self._json_object(response, url, action)
 
+    def search_requests(self, status=None, target_user=None):
+        """GET /requests with the server-side filters; return the list of Request objects (empty after 204)."""
+        params = dict((key, value) for key, value in (('status', status), ('targetuser', target_user)) if value)
+        url = '%s/requests' % self.base_url
+        action = 'search requests%s' % ''.join(' %s=%s' % item for item in sorted(params.items()))
+        response = self._send('GET', url, action, params=params)
+        if response.status_code == 204 or not response.content:
+            return []
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with something other than a list of Request objects'
+                                     % (action, url, response.status_code), http_status=response.status_code, url=url)
+        return data
+
     def set_request_status(self, request_id, status):
         """PUT the final status; return the Request object of a 200 answer, or None after 204 No Content."""
         url = self.request_url(request_id)
@@ -147,13 +164,14 @@ class CMClient:
                                      % (action, token_url, response.status_code), http_status=response.status_code, url=token_url)
         return answer
 
-    def _send(self, method, url, action, json=None, data=None, not_found_ok=False):
+    def _send(self, method, url, action, json=None, data=None, params=None, not_found_ok=False):
         """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
         if not self._auth_ready:
             self._auth_ready = True
             self.auth.apply(self)
         try:
-            response = self.session.request(method, url, json=json, data=data, timeout=self.timeout, allow_redirects=False)
+            response = self.session.request(method, url, json=json, data=data, params=params, timeout=self.timeout,
+                                            allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc), _tls_hint(exc)), url=url)
         except requests.exceptions.Timeout as exc:

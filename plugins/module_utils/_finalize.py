@@ -5,19 +5,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
-    FinalStatusConflict,
-    UnexpectedResponse,
-)
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import is_final, status_name
-
-
-def request_status(request, url=None):
-    """Return the canonical status name of a Request object as the server sent it."""
-    for key, value in request.items():
-        if str(key).lower() == 'status':
-            return status_name(value)
-    raise UnexpectedResponse('the server sent a Request object without a Status field', url=url)
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import FinalStatusConflict, UnexpectedResponse
+from ansible_collections.mim.certificate_management.plugins.module_utils._status import is_final, request_status
 
 
 def finalize_request(client, request_id, wanted, check_mode=False):

@@ -56,6 +56,14 @@ def status_name(value):
     return status_entry(value).name
 
 
+def request_status(request, url=None):
+    """Return the canonical status name of a Request object as the server sent it."""
+    for key, value in request.items():
+        if str(key).lower() == 'status':
+            return status_name(value)
+    raise UnexpectedResponse('the server sent a Request object without a Status field', url=url)
+
+
 def is_final(name):
     """Tell whether a canonical status name is final: nothing leaves a final status."""
     return _BY_NAME[name.lower()].final

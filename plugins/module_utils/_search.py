@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mim.certificate_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading requests for cm_request_info: one by id, or a search per status, then the client-side date filter."""
+
+from __future__ import annotations
+
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import RequestNotFound, UnexpectedResponse
+from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_before_cutoff
+from ansible_collections.mim.certificate_management.plugins.module_utils._status import request_status
+
+STATUS_NAME_KEY = 'status_name'
+
+
+def find_requests(client, request_id=None, statuses=(), target_user=None, cutoff=None):
+    """Return the matching Request objects as the server sent them, each with its canonical status under status_name."""
+    if request_id:
+        try:
+            found = [client.get_request(request_id)]
+        except RequestNotFound as exc:
+            if exc.http_status == 404:  # 404 is not "no such request" but a missing API: report it
+                raise
+            found = []
+    else:
+        found, seen = [], set()
+        for status in statuses or (None,):
+            for request in client.search_requests(status, target_user):
+                key = str(request.get('Uuid', id(request))).lower()
+                if key not in seen:
+                    seen.add(key)
+                    found.append(request)
+    if cutoff is not None:
+        found = [request for request in found if submitted_before_cutoff(request, cutoff)]
+    return [dict(request, **{STATUS_NAME_KEY: _status_name_or_none(request)}) for request in found]
+
+
+def _status_name_or_none(request):
+    """An info module shows a request with an unknown status number instead of failing; its status_name is None."""
+    try:
+        return request_status(request)
+    except UnexpectedResponse:
+        return None
