@@ -17,7 +17,7 @@ NEWEST_PYTHON := $(shell for p in $$(command -v python3.14 python3.13 python3.12
 endif
 VPY := $(CURDIR)/$(VENV)/bin/python
 VBIN := $(CURDIR)/$(VENV)/bin
-BUILD := $(CURDIR)/build
+BUILD ?= $(CURDIR)/build
 TREE := $(BUILD)/ansible_collections/mim/certificate_management
 COLLECTIONS := $(BUILD)/collections
 SIM := tools/simulator/mim_cm_simulator.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import traceback
 
 from urllib.parse import urlsplit
@@ -74,8 +75,8 @@ class _Auth:
     def validate(self):
         """Raise ConfigurationError when an option this method needs is missing."""
 
-    def apply(self, client):
-        """Prepare the client's requests.Session so that every call it makes is authenticated (once per run)."""
+    def configure(self, session, client):
+        """Prepare a new requests.Session of the client so that every call it makes is authenticated."""
 
     def describe(self):
         """Name the method and the account, for error messages; never a secret."""
@@ -99,8 +100,8 @@ class BasicAuth(_Auth):
         if not self.username or self.password is None:
             raise ConfigurationError('auth basic needs username and password (or MIM_CM_USERNAME and MIM_CM_PASSWORD)')
 
-    def apply(self, client):
-        client.session.auth = (self.username, self.password)
+    def configure(self, session, client):
+        session.auth = (self.username, self.password)
 
 
 class BearerAuth(_Auth):
@@ -108,6 +109,10 @@ class BearerAuth(_Auth):
 
     name = 'bearer'
     uses = ('token', 'token_url', 'client_id', 'client_secret', 'resource')
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self._lock = threading.Lock()
 
     def validate(self):
         grant = (self.token_url, self.client_id, self.client_secret)
@@ -117,17 +122,20 @@ class BearerAuth(_Auth):
             raise ConfigurationError('auth bearer needs token (or MIM_CM_TOKEN), or token_url, client_id and client_secret '
                                      'to fetch one from ADFS')
 
-    def apply(self, client):
-        token = self.token
-        if not token:
-            data = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
-            if self.resource:
-                data['resource'] = self.resource
-            answer = client.fetch_token(self.token_url, data, 'fetch an access token for client_id %s' % self.client_id)
-            token = answer.get('access_token')
-            if not token:
-                raise AuthenticationError('the token endpoint %s answered without an access_token' % self.token_url, url=self.token_url)
-        client.session.headers['Authorization'] = 'Bearer %s' % token
+    def configure(self, session, client):
+        with self._lock:  # concurrent workers share one token, fetched once per run
+            if not self.token:
+                self.token = self._fetch(client)
+        session.headers['Authorization'] = 'Bearer %s' % self.token
+
+    def _fetch(self, client):
+        data = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
+        if self.resource:
+            data['resource'] = self.resource
+        answer = client.fetch_token(self.token_url, data, 'fetch an access token for client_id %s' % self.client_id)
+        if not answer.get('access_token'):
+            raise AuthenticationError('the token endpoint %s answered without an access_token' % self.token_url, url=self.token_url)
+        return answer['access_token']
 
 
 class _SpnegoAuth(_Auth):
@@ -145,8 +153,8 @@ class _SpnegoAuth(_Auth):
         if self.service_principal and not re.match(r'^[^/@\s]+/[^/@\s]+(@[^/@\s]+)?$', self.service_principal):
             raise ConfigurationError('service_principal %r is not of the form HTTP/host.example.com' % (self.service_principal,))
 
-    def apply(self, client):
-        client.session.auth = _SpnegoHTTPAuth(self, client)
+    def configure(self, session, client):
+        session.auth = _SpnegoHTTPAuth(self)
 
     def context(self, host, channel_bindings):
         """A new pyspnego client context for one connection."""
@@ -189,9 +197,8 @@ class _SpnegoHTTPAuth(AuthBase):
     IIS authenticates the connection, so later calls on it pass without a new handshake.
     """
 
-    def __init__(self, method, client):
+    def __init__(self, method):
         self.method = method
-        self.client = client
 
     def __call__(self, request):
         request.register_hook('response', self.handle_401)

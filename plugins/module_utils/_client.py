@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) mim.certificate_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The MIM CM REST client: one HTTP session, URL building, GET/PUT and error decoding."""
+"""The MIM CM REST client: HTTP sessions, URL building, GET/PUT and error decoding."""
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import traceback
 
 from urllib.parse import urlsplit
@@ -47,6 +48,22 @@ def canonical_request_id(value):
         raise ConfigurationError('request_id %r is not a GUID; expected 8-4-4-4-12 hexadecimal digits, '
                                  'for example 2f1b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d (braces are allowed)' % (value,))
     return text
+
+
+def canonical_request_ids(values):
+    """Canonical form of many GUIDs; one ConfigurationError naming every malformed one."""
+    canonical, bad = [], []
+    for value in values or []:
+        try:
+            canonical.append(canonical_request_id(value))
+        except ConfigurationError:
+            bad.append(value)
+    if bad:
+        raise ConfigurationError('request_ids has %d value(s) that are not GUIDs: %s; expected 8-4-4-4-12 hexadecimal digits'
+                                 % (len(bad), ', '.join(repr(value) for value in bad)))
+    if not canonical:
+        raise ConfigurationError('request_ids is empty; give at least one request GUID')
+    return canonical
 
 
 def server_message(response):
@@ -101,12 +118,27 @@ class CMClient:
         self.base_url = _join_url(url, api_path)
         self.auth = auth
         self.timeout = timeout
-        self.session = requests.Session()
-        self.session.headers.update({'Accept': 'application/json', 'User-Agent': USER_AGENT})
-        self.session.verify = (ca_path or True) if validate_certs else False
-        if client_cert:
-            self.session.cert = (client_cert, client_key) if client_key else client_cert
-        self._auth_ready = False
+        self._verify = (ca_path or True) if validate_certs else False
+        self._cert = ((client_cert, client_key) if client_key else client_cert) if client_cert else None
+        self._cookies = requests.cookies.RequestsCookieJar()
+        self._local = threading.local()
+
+    @property
+    def session(self):
+        """This thread's requests.Session: one kept-alive connection, authenticated once; cookies shared by all threads.
+
+        Windows authentication binds to a connection, so concurrent workers each keep their own instead of passing
+        connections around a shared pool in the middle of a handshake.
+        """
+        session = getattr(self._local, 'session', None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers.update({'Accept': 'application/json', 'User-Agent': USER_AGENT})
+            session.verify = self._verify
+            session.cert = self._cert
+            session.cookies = self._cookies
+            self.auth.configure(session, self)
+        return session
 
     def request_url(self, request_id):
         """Return the URL of one request."""
@@ -166,9 +198,6 @@ class CMClient:
 
     def _send(self, method, url, action, json=None, data=None, params=None, not_found_ok=False):
         """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
-        if not self._auth_ready:
-            self._auth_ready = True
-            self.auth.apply(self)
         try:
             response = self.session.request(method, url, json=json, data=data, params=params, timeout=self.timeout,
                                             allow_redirects=False)

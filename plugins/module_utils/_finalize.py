@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import FinalStatusConflict, UnexpectedResponse
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import FinalStatusConflict, MimCmError, UnexpectedResponse
 from ansible_collections.mim.certificate_management.plugins.module_utils._status import is_final, request_status
 
 
-def finalize_request(client, request_id, wanted, check_mode=False):
+def finalize_request(client, request_id, wanted, check_mode=False, diff=False):
     """Bring request_id to the final status wanted and return the module result for it.
 
     The transition itself is the server's decision: a refusal comes back as the server's error.
@@ -18,6 +20,8 @@ def finalize_request(client, request_id, wanted, check_mode=False):
     before = client.get_request(request_id)
     previous = request_status(before, url)
     result = {'changed': False, 'request_id': request_id, 'previous_status': previous, 'status': previous, 'request': before}
+    if diff:
+        result['diff'] = status_diff(request_id, previous, wanted)
     if previous == wanted:
         return result
     if is_final(previous):
@@ -35,3 +39,40 @@ def finalize_request(client, request_id, wanted, check_mode=False):
                                  % (request_id, wanted, reached), url=url)
     result['request'] = after
     return result
+
+
+def status_diff(request_id, before, after):
+    """The before/after of one request's status, as --diff shows it."""
+    return {'before': {'status': before}, 'after': {'status': after}, 'before_header': request_id, 'after_header': request_id}
+
+
+def finalize_many(client, request_ids, wanted, check_mode=False, diff=False, concurrency=8):
+    """Finalize each id once (duplicates dropped, order kept), at most `concurrency` at a time over the client's sessions.
+
+    A failing id does not stop the others: its entry carries failed, msg and the HTTP facts instead of a result.
+    """
+    unique = list(dict.fromkeys(request_ids))
+
+    def one(request_id):
+        try:
+            return finalize_request(client, request_id, wanted, check_mode, diff)
+        except MimCmError as exc:
+            return dict(exc.to_result(), request_id=request_id, failed=True, changed=False)
+
+    if len(unique) <= 1 or concurrency <= 1:
+        return [one(request_id) for request_id in unique]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(unique))) as pool:
+        return list(pool.map(one, unique))
+
+
+def batch_outcome(results):
+    """The module result of a batch: changed when any id changed; a msg naming each failed id when any failed."""
+    outcome = {'changed': any(entry['changed'] for entry in results), 'results': results}
+    diffs = [entry['diff'] for entry in results if entry['changed'] and 'diff' in entry]
+    if diffs:
+        outcome['diff'] = diffs
+    failed = [entry for entry in results if entry.get('failed')]
+    if failed:
+        outcome['msg'] = '%d of %d requests could not be finalized: %s' % (
+            len(failed), len(results), '; '.join('%s: %s' % (entry['request_id'], entry['msg']) for entry in failed))
+    return outcome

@@ -36,8 +36,24 @@ options:
     description:
       - GUID of the request, in any case, with or without braces.
       - Sent to the server in canonical form (lower case, no braces).
+      - Exactly one of O(request_id) and O(request_ids) is required.
     type: str
-    required: true
+    version_added: 0.1.0
+  request_ids:
+    description:
+      - GUIDs of many requests, finalized in one module run over kept-alive connections, O(concurrency) at a time.
+      - Each id is finalized once, however often it is listed. Every id is tried; the task fails afterwards when any
+        id failed, naming each failed id and why.
+      - The result is RV(results), one entry per id with the keys of the single-id result.
+    type: list
+    elements: str
+    version_added: 0.1.0
+  concurrency:
+    description:
+      - With O(request_ids), how many requests are worked on at once, each worker on its own kept-alive connection
+        (so a Windows authentication handshake runs once per worker, not once per request).
+    type: int
+    default: 8
     version_added: 0.1.0
   status:
     description:
@@ -63,6 +79,15 @@ EXAMPLES = r'''
     status: completed
   delegate_to: localhost
 
+- name: Complete every request of a provisioning wave in one task, eight at a time
+  mim.certificate_management.cm_request_status:
+    url: https://cm.contoso.com
+    auth: negotiate
+    request_ids: "{{ wave_request_ids }}"
+    status: completed
+  delegate_to: localhost
+  register: wave
+
 - name: Abandon a request, with the connection set once for the play
   module_defaults:
     group/mim.certificate_management.cm:
@@ -80,29 +105,43 @@ EXAMPLES = r'''
 RETURN = r'''
 request_id:
   description: The request GUID in canonical form.
-  returned: always
+  returned: with O(request_id)
   type: str
   sample: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
 previous_status:
   description: The status the request had before the task, as a canonical name.
-  returned: success
+  returned: success, with O(request_id)
   type: str
   sample: Approved
 status:
   description: The status the request has after the task (in check mode, the status it would have).
-  returned: success
+  returned: success, with O(request_id)
   type: str
   sample: Completed
 request:
   description:
     - The server's Request object after the call, as the server sent it (PascalCase keys).
     - In check mode, and when nothing changed, the object as read.
-  returned: success
+  returned: success, with O(request_id)
   type: dict
   sample:
     Uuid: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
     Status: 8
     Completed: "2026-11-24T10:15:00.1234567"
+results:
+  description:
+    - With O(request_ids), one entry per distinct id, in the order given, with the keys of the single-id result
+      (C(request_id), C(changed), C(previous_status), C(status), C(request), C(diff)), or, for an id that failed,
+      C(failed), C(msg) and, when the server answered, C(http_status) and C(url).
+  returned: with O(request_ids)
+  type: list
+  elements: dict
+  sample:
+    - request_id: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+      changed: true
+      previous_status: Approved
+      status: Completed
+      request: {Uuid: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11, Status: 8}
 http_status:
   description: HTTP status of the answer that made the task fail.
   returned: on failure, when the server answered
@@ -117,9 +156,9 @@ url:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import canonical_request_id
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import MimCmError
-from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_request
+from ansible_collections.mim.certificate_management.plugins.module_utils._client import canonical_request_id, canonical_request_ids
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, MimCmError
+from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import batch_outcome, finalize_many, finalize_request
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
 from ansible_collections.mim.certificate_management.plugins.module_utils._status import SETTABLE_STATUSES, settable_status
 
@@ -127,20 +166,30 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._status
 def main():
     argument_spec = connection_argument_spec()
     argument_spec.update(
-        request_id=dict(type='str', required=True),
+        request_id=dict(type='str'),
+        request_ids=dict(type='list', elements='str'),
+        concurrency=dict(type='int', default=8),
         status=dict(type='str', required=True, choices=[name.lower() for name in SETTABLE_STATUSES]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    request_id = module.params['request_id']
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[('request_id', 'request_ids')], required_one_of=[('request_id', 'request_ids')])
+    params = module.params
+    request_id = params['request_id']
     try:
-        request_id = canonical_request_id(request_id)
-        client = client_from_module(module)
-        result = finalize_request(client, request_id, settable_status(module.params['status']), module.check_mode)
+        wanted = settable_status(params['status'])
+        if request_id is not None:
+            request_id = canonical_request_id(request_id)
+            module.exit_json(**finalize_request(client_from_module(module), request_id, wanted, module.check_mode, module._diff))
+        request_ids = canonical_request_ids(params['request_ids'])
+        if not 1 <= params['concurrency'] <= 64:
+            raise ConfigurationError('concurrency must be between 1 and 64, not %s' % params['concurrency'])
+        results = finalize_many(client_from_module(module), request_ids, wanted, module.check_mode, module._diff, params['concurrency'])
     except MimCmError as exc:
-        module.fail_json(request_id=request_id, **exc.to_result())
-    if module._diff:
-        result['diff'] = {'before': {'status': result['previous_status']}, 'after': {'status': result['status']}}
-    module.exit_json(**result)
+        module.fail_json(**dict(exc.to_result(), **({'request_id': request_id} if request_id is not None else {})))
+    outcome = batch_outcome(results)
+    if outcome.get('msg'):
+        module.fail_json(**outcome)
+    module.exit_json(**outcome)
 
 
 if __name__ == '__main__':

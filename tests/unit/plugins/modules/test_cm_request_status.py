@@ -33,7 +33,7 @@ def test_completes_and_reports_diff(capsys):
     assert code == 0
     assert result['changed'] is True
     assert (result['request_id'], result['previous_status'], result['status']) == (RID, 'Approved', 'Completed')
-    assert result['diff'] == {'before': {'status': 'Approved'}, 'after': {'status': 'Completed'}}
+    assert result['diff']['before'] == {'status': 'Approved'} and result['diff']['after'] == {'status': 'Completed'}
     assert result['request'] == {'Uuid': RID, 'Status': 8}
 
 
@@ -91,4 +91,55 @@ def test_password_over_plain_http_warns_and_never_shows(capsys):
 def test_missing_ca_file_fails_before_any_call(capsys, tmp_path):
     code, result = run(capsys, request_id=RID, status='completed', ca_path=str(tmp_path / 'absent.pem'))
     assert code == 1 and 'ca_path' in result['msg']
+    assert len(responses.calls) == 0
+
+
+def batch_url(index):
+    return 'http://cm.example.test/CertificateManagement/api/v1.0/requests/7a3e9f10-2b4c-4d5e-8f60-00000000000%d' % index
+
+
+@responses.activate
+def test_batch_tries_every_id_and_fails_naming_each_failed_one(capsys):
+    ids = ['7a3e9f10-2b4c-4d5e-8f60-00000000000%d' % index for index in range(1, 5)]
+    responses.get(batch_url(1), json={'Status': 3})
+    responses.put(batch_url(1), json={'Status': 8})
+    responses.get(batch_url(2), json={'Status': 8})
+    responses.get(batch_url(3), status=403, json={'Message': 'Authorization has been denied for this request.'})
+    responses.get(batch_url(4), json={'Status': 6})
+    code, result = run(capsys, request_ids=ids + [ids[0].upper()], status='completed', concurrency=3, _ansible_diff=True)
+    assert code == 1
+    assert result['changed'] is True
+    assert [entry['request_id'] for entry in result['results']] == ids
+    assert [entry.get('failed', False) for entry in result['results']] == [False, False, True, True]
+    assert result['msg'].startswith('2 of 4 requests could not be finalized: ')
+    assert ids[2] + ': ' in result['msg'] and 'HTTP status 403' in result['msg']
+    assert ids[3] + ': request' in result['msg'] and 'already Canceled' in result['msg']
+    assert result['results'][2]['http_status'] == 403
+    assert [entry['request_id'] for entry in result['results'] if entry['changed']] == [ids[0]]
+    assert result['diff'] == [result['results'][0]['diff']]
+    assert len([call for call in responses.calls if call.request.method == 'PUT']) == 1
+
+
+@responses.activate
+def test_batch_check_mode_writes_nothing(capsys):
+    ids = ['7a3e9f10-2b4c-4d5e-8f60-00000000000%d' % index for index in range(1, 4)]
+    for index in range(1, 4):
+        responses.get(batch_url(index), json={'Status': 3})
+    code, result = run(capsys, request_ids=ids, status='abandoned', _ansible_check_mode=True)
+    assert (code, result['changed']) == (0, True)
+    assert {entry['status'] for entry in result['results']} == {'Abandoned'}
+    assert {call.request.method for call in responses.calls} == {'GET'}
+
+
+@responses.activate
+@pytest.mark.parametrize('args, message', [
+    ({'request_ids': ['not-a-guid', RID, 'also bad']}, "2 value(s) that are not GUIDs: 'not-a-guid', 'also bad'"),
+    ({'request_ids': []}, 'request_ids is empty'),
+    ({'request_ids': [RID], 'concurrency': 0}, 'concurrency must be between 1 and 64'),
+    ({'request_ids': [RID], 'request_id': RID}, 'mutually exclusive'),
+    ({}, 'one of the following is required: request_id, request_ids'),
+])
+def test_batch_options_fail_before_any_call(capsys, args, message):
+    code, result = run(capsys, status='completed', **args)
+    assert code == 1 and message in result['msg']
     assert len(responses.calls) == 0
