@@ -126,9 +126,27 @@ options:
     version_added: 0.1.0
   timeout:
     description:
-      - Seconds to wait for the connection and for each answer.
+      - Seconds to wait for the connection, and again for each answer.
+      - A server that does not answer holds a task for about O(timeout) times (O(retries) + 1), plus the waits between tries.
     type: float
     default: 30
+    version_added: 0.1.0
+  retries:
+    description:
+      - How often a call that failed in a transient way is tried again (connection errors, timeouts, unreadable answers,
+        and HTTP 408, 429, 502, 503 and 504).
+      - HTTP 500 is not retried; it is the server's own error, with a correlation ID for the administrator.
+      - A write whose outcome is unknown (timeout or reset after sending) is never sent again blindly; the request is
+        read first, and when it already has the wanted status the write counts as done.
+    type: int
+    default: 3
+    version_added: 0.1.0
+  backoff_factor:
+    description:
+      - Seconds before the first retry; each further retry waits twice as long, with random jitter, at most 30 seconds.
+      - A C(Retry-After) from the server is honoured up to 30 seconds.
+    type: float
+    default: 0.5
     version_added: 0.1.0
 requirements:
   - requests (Python library, on the host that runs the module)

@@ -5,10 +5,15 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import random
 import re
 import threading
+import time
 import traceback
+
+from email.utils import parsedate_to_datetime
 
 from urllib.parse import urlsplit
 
@@ -25,6 +30,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
     ConfigurationError,
     ConnectionFailure,
     HTTPStatusError,
+    MimCmError,
     RequestNotFound,
     UnexpectedResponse,
 )
@@ -37,6 +43,9 @@ _HTML_TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL
 _HTML_TAG = re.compile(r'<[^>]+>')
 _MESSAGE_KEYS = ('message', 'exceptionmessage', 'messagedetail', 'error_description', 'error')
 _MAX_MESSAGE = 500
+# Transient answers worth another try: a busy or restarting server, a load balancer without a healthy backend.
+RETRY_STATUSES = (408, 429, 502, 503, 504)
+MAX_DELAY = 30  # seconds: no single wait, Retry-After included, is longer
 
 
 def canonical_request_id(value):
@@ -105,11 +114,15 @@ class CMClient:
     """Talks to one MIM CM site over one requests.Session (keep-alive, cookies kept for the whole run)."""
 
     def __init__(self, url, auth, api_path=DEFAULT_API_PATH, validate_certs=True, ca_path=None, timeout=30,
-                 client_cert=None, client_key=None):
+                 client_cert=None, client_key=None, retries=3, backoff_factor=0.5, sleep=time.sleep):
         if requests is None:
             raise ConfigurationError('the Python library requests is required on the host that runs the module')
         if timeout is None or timeout <= 0:
             raise ConfigurationError('timeout must be a positive number of seconds, not %r' % (timeout,))
+        if retries is None or retries < 0:
+            raise ConfigurationError('retries must be zero or more, not %r' % (retries,))
+        if backoff_factor is None or backoff_factor < 0:
+            raise ConfigurationError('backoff_factor must be zero or more seconds, not %r' % (backoff_factor,))
         if client_key and not client_cert:
             raise ConfigurationError('client_key was given without client_cert; give both for mutual TLS')
         for option, path in (('ca_path', ca_path), ('client_cert', client_cert), ('client_key', client_key)):
@@ -122,6 +135,11 @@ class CMClient:
         self._cert = ((client_cert, client_key) if client_key else client_cert) if client_cert else None
         self._cookies = requests.cookies.RequestsCookieJar()
         self._local = threading.local()
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        self.retries_made = 0
+        self._sleep = sleep
+        self._lock = threading.Lock()
 
     @property
     def session(self):
@@ -147,56 +165,64 @@ class CMClient:
     def get_request(self, request_id):
         """Return the server's Request object; raise RequestNotFound when the server does not know the id."""
         url = self.request_url(request_id)
-        action = 'read request %s' % request_id
-        response = self._send('GET', url, action, not_found_ok=True)
+        response, data = self._send('GET', url, 'read request %s' % request_id, not_found_ok=True, expect=dict)
         if response.status_code == 404:
             raise RequestNotFound('request %s was not found at %s (HTTP 404). The MIM CM REST API may be disabled '
                                   '(Clm.WebApi.Enabled in the CM web.config) or api_path may be wrong'
                                   % (request_id, url), http_status=404, url=url)
-        if response.status_code == 204 or not response.content:
+        if data is None:
             raise RequestNotFound('request %s was not found: the server answered HTTP %s with no content'
                                   % (request_id, response.status_code), http_status=response.status_code, url=url)
-        return self._json_object(response, url, action)
+        return data
 
     def search_requests(self, status=None, target_user=None):
         """GET /requests with the server-side filters; return the list of Request objects (empty after 204)."""
         params = dict((key, value) for key, value in (('status', status), ('targetuser', target_user)) if value)
-        url = '%s/requests' % self.base_url
         action = 'search requests%s' % ''.join(' %s=%s' % item for item in sorted(params.items()))
-        response = self._send('GET', url, action, params=params)
-        if response.status_code == 204 or not response.content:
-            return []
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-            raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with something other than a list of Request objects'
-                                     % (action, url, response.status_code), http_status=response.status_code, url=url)
-        return data
+        return self._send('GET', '%s/requests' % self.base_url, action, params=params, expect=list)[1] or []
 
     def set_request_status(self, request_id, status):
-        """PUT the final status; return the Request object of a 200 answer, or None after 204 No Content."""
-        url = self.request_url(request_id)
+        """PUT the final status, once; return the Request object of a 200 answer, or None after 204 No Content."""
         action = 'set request %s to %s' % (request_id, status)
-        response = self._send('PUT', url, action, json={'status': status})
-        if response.status_code == 204 or not response.content:
-            return None
-        return self._json_object(response, url, action)
+        return self._send('PUT', self.request_url(request_id), action, json={'status': status}, retry=False, expect=dict)[1]
 
     def fetch_token(self, token_url, form, action):
         """POST an OAuth2 token request (ADFS client credentials); return the JSON answer. Never shows the form."""
-        response = self._send('POST', token_url, action, data=form)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
+        response, answer = self._send('POST', token_url, action, data=form, expect=dict)
+        if answer is None:
             raise UnexpectedResponse('Failed to %s: %s answered HTTP %s without a JSON object'
                                      % (action, token_url, response.status_code), http_status=response.status_code, url=token_url)
         return answer
 
-    def _send(self, method, url, action, json=None, data=None, params=None, not_found_ok=False):
+    def pause(self, attempt, retry_after=None):
+        """Wait before try number attempt + 2: exponential backoff with jitter, at least what Retry-After asked (bounded)."""
+        delay = min(MAX_DELAY, self.backoff_factor * 2 ** attempt) * random.uniform(0.5, 1.0)
+        if retry_after:
+            delay = max(delay, min(MAX_DELAY, retry_after))
+        with self._lock:
+            self.retries_made += 1
+        self._sleep(delay)
+
+    def _send(self, method, url, action, json=None, data=None, params=None, not_found_ok=False, retry=True, expect=None):
+        """Send a call; return (response, its JSON decoded as expect (dict or list) or None when empty).
+
+        With retry, transient failures (unreadable bodies included) are tried again up to `retries` times: only for
+        calls that are safe to repeat.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self._send_once(method, url, action, json, data, params, not_found_ok, expect)
+            except MimCmError as exc:
+                if not (retry and exc.retryable) or attempt >= self.retries:
+                    if attempt:
+                        exc.msg += ' (%d attempts)' % (attempt + 1)
+                        exc.args = (exc.msg,)
+                    raise
+                self.pause(attempt, exc.retry_after)
+                attempt += 1
+
+    def _send_once(self, method, url, action, json, data, params, not_found_ok, expect):
         """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
         try:
             response = self.session.request(method, url, json=json, data=data, params=params, timeout=self.timeout,
@@ -205,10 +231,10 @@ class CMClient:
             raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc), _tls_hint(exc)), url=url)
         except requests.exceptions.Timeout as exc:
             raise ConnectionFailure('Failed to %s: no answer from %s within %s seconds (%s); check the server or raise timeout'
-                                    % (action, url, self.timeout, _reason(exc)), url=url)
+                                    % (action, url, self.timeout, _reason(exc)), url=url, retryable=True)
         except requests.exceptions.RequestException as exc:
             raise ConnectionFailure('Failed to %s: could not connect to %s: %s; check url and that the server is reachable'
-                                    % (action, url, _reason(exc)), url=url)
+                                    % (action, url, _reason(exc)), url=url, retryable=True)
         status = response.status_code
         if 300 <= status < 400:
             raise HTTPStatusError('Failed to %s: %s answered HTTP %s redirecting to %s; redirects are not followed, '
@@ -218,21 +244,28 @@ class CMClient:
             raise HTTPStatusError('Failed to %s at %s with HTTP status %s %s: %s%s'
                                   % (action, url, status, response.reason or '', server_message(response) or '(no message)',
                                      _hint(status, self.auth, response)),
-                                  http_status=status, url=url)
-        return response
+                                  http_status=status, url=url, retryable=status in RETRY_STATUSES,
+                                  retry_after=_retry_after(response))
+        if expect is None or status in (204, 404) or not response.content:
+            return response, None
+        return response, _decode(response, expect, url, action)
 
-    @staticmethod
-    def _json_object(response, url, action):
-        try:
-            data = response.json()
-        except ValueError:
-            raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with a body that is not JSON: %s'
-                                     % (action, url, response.status_code, server_message(response)),
-                                     http_status=response.status_code, url=url)
-        if not isinstance(data, dict):
-            raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with JSON that is not a Request object'
-                                     % (action, url, response.status_code), http_status=response.status_code, url=url)
+
+def _decode(response, expect, url, action):
+    """The JSON body as a dict (a Request object) or a list of them; an unreadable body may be a transient fault."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with a body that is not JSON: %s'
+                                 % (action, url, response.status_code, server_message(response)),
+                                 http_status=response.status_code, url=url, retryable=True)
+    if expect is dict and isinstance(data, dict):
         return data
+    if expect is list and isinstance(data, list) and all(isinstance(item, dict) for item in data):
+        return data
+    raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with JSON that is not %s'
+                             % (action, url, response.status_code, 'a Request object' if expect is dict else 'a list of Request objects'),
+                             http_status=response.status_code, url=url)
 
 
 def _reason(exc):
@@ -241,6 +274,18 @@ def _reason(exc):
     while reason.__context__ is not None and isinstance(reason.__context__, Exception):
         reason = reason.__context__
     return str(reason) or type(reason).__name__
+
+
+def _retry_after(response):
+    """Seconds from a Retry-After header (a number or an HTTP date), or None."""
+    value = (response.headers.get('Retry-After') or '').strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, (moment - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) if moment.tzinfo else None
 
 
 def _tls_hint(exc):

@@ -9,11 +9,13 @@ from __future__ import annotations
 class MimCmError(Exception):
     """Base of every failure a module reports; carries what the user needs to act."""
 
-    def __init__(self, msg, http_status=None, url=None):
+    def __init__(self, msg, http_status=None, url=None, retryable=False, retry_after=None):
         super().__init__(msg)
         self.msg = msg
         self.http_status = http_status
         self.url = url
+        self.retryable = retryable  # a transient failure: the same call may succeed if tried again
+        self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), if it did
 
     def to_result(self):
         """Return the keys a module passes to fail_json: msg, and the HTTP facts when there was an answer."""

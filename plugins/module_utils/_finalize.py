@@ -30,15 +30,39 @@ def finalize_request(client, request_id, wanted, check_mode=False, diff=False):
     result.update(changed=True, status=wanted)
     if check_mode:
         return result
-    after = client.set_request_status(request_id, wanted)
-    if after is None:
-        after = client.get_request(request_id)
+    after, changed = _write(client, request_id, wanted, url)
     reached = request_status(after, url)
     if reached != wanted:
         raise UnexpectedResponse('the server accepted marking request %s %s, but the request now reads %s'
                                  % (request_id, wanted, reached), url=url)
-    result['request'] = after
+    result.update(request=after, changed=changed)
     return result
+
+
+def _write(client, request_id, wanted, url):
+    """PUT the status; return (Request object after, whether this run changed it).
+
+    When a PUT fails, the request is read again before anything else: a write whose answer was lost (timeout, reset,
+    unreadable body) may have happened, and a concurrent run may have finished the request first. Only the status
+    asked for is ever sent.
+    """
+    attempt = 0
+    while True:
+        try:
+            after = client.set_request_status(request_id, wanted)
+            return (after if after is not None else client.get_request(request_id)), True
+        except MimCmError as exc:
+            current = client.get_request(request_id)
+            if request_status(current, url) == wanted:
+                # a lost answer to our own write (changed), or a refusal because another run got there first (not ours)
+                return current, exc.retryable
+            if not exc.retryable or attempt >= client.retries:
+                raise
+            if is_final(request_status(current, url)):
+                raise FinalStatusConflict('request %s became %s while this run was marking it %s; nothing was changed'
+                                          % (request_id, request_status(current, url), wanted), url=url)
+            client.pause(attempt, exc.retry_after)
+            attempt += 1
 
 
 def status_diff(request_id, before, after):

@@ -38,6 +38,8 @@ def connection_argument_spec():
         client_cert=env('CLIENT_CERT', type='path'),
         client_key=env('CLIENT_KEY', type='path', no_log=False),
         timeout=dict(type='float', default=30),
+        retries=dict(type='int', default=3),
+        backoff_factor=dict(type='float', default=0.5),
     )
 
 
@@ -52,7 +54,7 @@ def client_from_module(module):
     auth = auth_from_options(params['auth'], **dict((key, params[key]) for key in _AUTH_OPTIONS))
     client = CMClient(params['url'], auth, api_path=params['api_path'], validate_certs=params['validate_certs'],
                       ca_path=params['ca_path'], timeout=params['timeout'], client_cert=params['client_cert'],
-                      client_key=params['client_key'])
+                      client_key=params['client_key'], retries=params['retries'], backoff_factor=params['backoff_factor'])
     if client.base_url.startswith('http://') and params['auth'] in ('basic', 'bearer'):
         module.warn('url is plain http://, so the %s credentials cross the network unencrypted; use https://' % params['auth'])
     return client

@@ -30,7 +30,7 @@ PASSWORD = 'Corr3ct-Horse!'
 
 
 def make_client(auth, **options):
-    return CMClient('http://cm.example.test', auth_from_options(auth, **options))
+    return CMClient('http://cm.example.test', auth_from_options(auth, **options), sleep=lambda seconds: None)
 
 
 class NtlmServer:

@@ -27,6 +27,7 @@ URL = '%s/requests/%s' % (BASE, RID)
 
 def client(auth='none', **options):
     credentials = {key: options.pop(key) for key in ('username', 'password', 'token') if key in options}
+    options.setdefault('sleep', lambda seconds: None)
     return CMClient(options.pop('url', 'https://cm.example.test'), auth_from_options(auth, **credentials), **options)
 
 

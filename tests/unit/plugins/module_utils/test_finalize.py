@@ -24,7 +24,7 @@ URL = 'https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
 
 @pytest.fixture
 def client():
-    return CMClient('https://cm.example.test', auth_from_options('none'))
+    return CMClient('https://cm.example.test', auth_from_options('none'), sleep=lambda seconds: None)
 
 
 def writes():

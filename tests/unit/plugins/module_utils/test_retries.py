@@ -1,0 +1,174 @@
+# Copyright (c) mim.certificate_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Retries, ambiguous writes and races (HTTP mocked with responses; the waits are recorded, not slept)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+
+from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
+from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    FinalStatusConflict,
+    HTTPStatusError,
+)
+from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_request
+
+RID = '5d2c9a10-7e3b-4f1a-9c8d-2b6e0f4a1c37'
+URL = 'https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
+
+
+class Waits(list):
+    """Records the waits the client asks for."""
+
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+@pytest.fixture
+def waits():
+    return Waits()
+
+
+def make_client(waits, **options):
+    return CMClient('https://cm.example.test', auth_from_options('none'), sleep=waits, **options)
+
+
+def methods():
+    return [call.request.method for call in responses.calls]
+
+
+@responses.activate
+@pytest.mark.parametrize('status', [408, 429, 502, 503, 504])
+def test_transient_statuses_are_retried(waits, status):
+    responses.get(URL, status=status, body='<html><title>busy</title></html>')
+    responses.get(URL, json={'Status': 3})
+    assert make_client(waits).get_request(RID) == {'Status': 3}
+    assert methods() == ['GET', 'GET'] and len(waits) == 1
+
+
+@responses.activate
+def test_retry_after_is_honoured_within_a_bound(waits):
+    responses.get(URL, status=503, headers={'Retry-After': '7'})
+    responses.get(URL, status=429, headers={'Retry-After': '3600'})
+    responses.get(URL, json={'Status': 3})
+    make_client(waits, backoff_factor=0.1).get_request(RID)
+    assert waits[0] == 7 and waits[1] == 30
+
+
+@responses.activate
+def test_backoff_grows_with_jitter(waits):
+    for error in ('reset', 'refused', 'reset again'):
+        responses.get(URL, body=requests.exceptions.ConnectionError(error))
+    responses.get(URL, json={'Status': 3})
+    make_client(waits, backoff_factor=1).get_request(RID)
+    assert [0.5 <= waits[0] <= 1, 1 <= waits[1] <= 2, 2 <= waits[2] <= 4] == [True] * 3
+
+
+@responses.activate
+def test_retries_end_with_the_last_error_and_the_count(waits):
+    responses.get(URL, body=requests.exceptions.ReadTimeout('read timed out'))
+    with pytest.raises(ConnectionFailure, match=r'no answer .* within 2 seconds .*\(3 attempts\)'):
+        make_client(waits, retries=2, timeout=2).get_request(RID)
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_500_is_not_retried(waits):
+    responses.get(URL, status=500, json={'Message': 'An error has occurred. Correlation ID: 42'})
+    with pytest.raises(HTTPStatusError, match='Correlation ID: 42'):
+        make_client(waits).get_request(RID)
+    assert len(responses.calls) == 1 and waits == []
+
+
+@responses.activate
+def test_a_malformed_body_is_read_again(waits):
+    responses.get(URL, body='{"Status": 3, "Uu', content_type='application/json')
+    responses.get(URL, json={'Status': 3})
+    assert make_client(waits).get_request(RID) == {'Status': 3}
+
+
+@pytest.mark.parametrize('option, value', [('retries', -1), ('backoff_factor', -0.5)])
+def test_retry_options_must_not_be_negative(waits, option, value):
+    with pytest.raises(ConfigurationError, match='%s must be zero or more' % option):
+        make_client(waits, **{option: value})
+
+
+@responses.activate
+@pytest.mark.parametrize('lost', [requests.exceptions.ReadTimeout('read timed out'), requests.exceptions.ConnectionError('reset'),
+                                  '{"Uuid": "trunc'])
+def test_a_write_whose_answer_was_lost_is_read_back_and_counts_as_changed(waits, lost):
+    responses.get(URL, json={'Status': 3})
+    if isinstance(lost, str):
+        responses.put(URL, body=lost, content_type='application/json')
+    else:
+        responses.put(URL, body=lost)
+    responses.get(URL, json={'Status': 8})
+    result = finalize_request(make_client(waits), RID, 'Completed')
+    assert result['changed'] is True and result['request'] == {'Status': 8}
+    assert methods() == ['GET', 'PUT', 'GET']
+
+
+@responses.activate
+def test_a_write_that_did_not_happen_is_sent_again(waits):
+    responses.get(URL, json={'Status': 3})
+    responses.put(URL, status=503, headers={'Retry-After': '1'})
+    responses.get(URL, json={'Status': 3})
+    responses.put(URL, json={'Status': 8})
+    result = finalize_request(make_client(waits), RID, 'Completed')
+    assert result['changed'] is True
+    assert methods() == ['GET', 'PUT', 'GET', 'PUT']
+    assert [call.request.body for call in responses.calls if call.request.method == 'PUT'] == [b'{"status": "Completed"}'] * 2
+
+
+@responses.activate
+def test_a_race_lost_to_another_run_is_no_change(waits):
+    responses.get(URL, json={'Status': 3})
+    responses.put(URL, status=500, json={'Message': 'Request cannot move from status Completed to status Completed.'})
+    responses.get(URL, json={'Status': 8})
+    result = finalize_request(make_client(waits), RID, 'Completed')
+    assert (result['changed'], result['status']) == (False, 'Completed')
+    assert methods() == ['GET', 'PUT', 'GET'] and waits == []
+
+
+@responses.activate
+def test_a_refusal_is_reported_when_the_request_is_not_there(waits):
+    responses.get(URL, json={'Status': 1})
+    responses.put(URL, status=500, json={'Message': 'Request cannot move from status Pending to status Abandoned.'})
+    responses.get(URL, json={'Status': 1})
+    with pytest.raises(HTTPStatusError, match='cannot move from status Pending'):
+        finalize_request(make_client(waits), RID, 'Abandoned')
+    assert methods() == ['GET', 'PUT', 'GET']
+
+
+@responses.activate
+def test_a_request_finalized_otherwise_meanwhile_is_a_conflict(waits):
+    responses.get(URL, json={'Status': 3})
+    responses.put(URL, status=502)
+    responses.get(URL, json={'Status': 6})
+    with pytest.raises(FinalStatusConflict, match='became Canceled while this run was marking it Completed'):
+        finalize_request(make_client(waits), RID, 'Completed')
+    assert methods() == ['GET', 'PUT', 'GET']
+
+
+@responses.activate
+def test_a_redirected_write_is_an_error_naming_the_target(waits):
+    responses.get(URL, json={'Status': 3})
+    responses.put(URL, status=302, headers={'Location': 'https://other.example.test/CertificateManagement/x'})
+    responses.get(URL, json={'Status': 3})
+    with pytest.raises(HTTPStatusError, match='redirecting to https://other.example.test/CertificateManagement/x'):
+        finalize_request(make_client(waits), RID, 'Completed')
+    assert methods().count('PUT') == 1
+
+
+@responses.activate
+def test_writes_give_up_after_the_retries(waits):
+    responses.get(URL, json={'Status': 3})
+    responses.put(URL, status=503)
+    with pytest.raises(HTTPStatusError, match='HTTP status 503'):
+        finalize_request(make_client(waits, retries=2), RID, 'Completed')
+    assert methods().count('PUT') == 3
