@@ -4,7 +4,8 @@ Usage: python tools/run_integration.py COLLECTION_TREE [ansible-test options...]
 Run it with the Python of the virtual environment that has ansible-test; the modules run with that Python too.
 
 It starts, all on 127.0.0.1 and stopped by PID at the end: an anonymous simulator per target (seeded from the
-target's files/simulator_seed.json; settings under mim_cm_sim.<target>: url, audit_log, access_log), one speaking Negotiate,
+target's files/simulator_seed.json, with the switches in files/simulator_options.json if any; settings under
+mim_cm_sim.<target>: url, audit_log, access_log), one speaking Negotiate,
 NTLM, Basic and Bearer over HTTP, one over HTTPS that enforces channel bindings, one requiring client certificates,
 and a throwaway MIT Kerberos realm (KDC) when the Kerberos tier is available. What the targets need to reach them
 goes to tests/integration/integration_config.yml.
@@ -121,6 +122,15 @@ def target_seeds(tree):
     return dict((path.split(os.sep)[-3], path) for path in sorted(glob.glob(pattern)))
 
 
+def target_options(seed):
+    """Extra simulator switches a target asks for in files/simulator_options.json (a JSON list), e.g. fault injection."""
+    path = os.path.join(os.path.dirname(seed), 'simulator_options.json')
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding='utf-8') as handle:
+        return [str(option) for option in json.load(handle)]
+
+
 def create_realm(env, directory, users):
     """A throwaway realm with a running KDC; returns the Kerberos part of the config."""
     kdc_port = free_port()
@@ -176,7 +186,7 @@ def main(argv):
             windows += ['--keytab', auth['keytab']]
         tls = ['--tls-cert', os.path.join(pki, 'server.pem'), '--tls-key', os.path.join(pki, 'server.key')]
         # One anonymous simulator per target, with only that target's requests, so no target sees another's writes.
-        plain = dict((target, env.simulator(target, seed, [])) for target, seed in seeds.items() if target != 'cm_auth')
+        plain = dict((target, env.simulator(target, seed, target_options(seed))) for target, seed in seeds.items() if target != 'cm_auth')
         for sim in plain.values():
             sim['url'] = 'http://127.0.0.1:%d' % sim['port']
         seed = seeds['cm_auth']
