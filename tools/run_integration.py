@@ -205,8 +205,8 @@ def main(argv):
             json.dump({'mim_cm_sim': plain, 'mim_cm_auth': auth}, handle, indent=1)  # JSON is YAML
         ansible_test = os.path.join(os.path.dirname(sys.executable), 'ansible-test')
         command = [ansible_test, 'integration', '--local', '--python-interpreter', sys.executable, '--color', 'no'] + argv[1:]
-        # script targets (runme.sh) read the same settings from the file this variable names
-        return subprocess.run(command, cwd=tree, check=False, env=dict(os.environ, MIM_CM_TEST_CONFIG=config_path)).returncode
+        # script targets (runme.sh) find the same file at ../../integration_config.yml: ansible-test copies it there
+        return subprocess.run(command, cwd=tree, check=False).returncode
     finally:
         env.stop()
 

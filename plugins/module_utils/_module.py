@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import AUTH_METHODS, auth_from_options
@@ -18,7 +20,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._client
 def connection_argument_spec():
     """The shared connection options, each with the environment variable a job runner would inject."""
     def env(name, **spec):
-        spec['fallback'] = (env_fallback, ['MIM_CM_' + name])
+        spec['fallback'] = (env_fallback, [ENV_PREFIX + name])
         return spec
 
     return dict(
@@ -43,7 +45,19 @@ def connection_argument_spec():
     )
 
 
+ENV_PREFIX = 'MIM_CM_'
 _AUTH_OPTIONS = ('username', 'password', 'service_principal', 'token', 'token_url', 'client_id', 'client_secret', 'resource')
+
+
+def _auth_options(params):
+    """The credential options for the chosen auth method.
+
+    A value that came from the environment (an AWX credential injects MIM_CM_* for the whole job) and belongs to
+    another method is left out; the same value given as a task option is an error, so a wrong auth does not go unnoticed.
+    """
+    uses = AUTH_METHODS[params['auth']].uses
+    return dict((key, params[key]) for key in _AUTH_OPTIONS
+                if key in uses or params[key] is None or params[key] != os.environ.get(ENV_PREFIX + key.upper()))
 
 
 def client_from_module(module):
@@ -51,7 +65,7 @@ def client_from_module(module):
     if REQUESTS_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     params = module.params
-    auth = auth_from_options(params['auth'], **dict((key, params[key]) for key in _AUTH_OPTIONS))
+    auth = auth_from_options(params['auth'], **_auth_options(params))
     client = CMClient(params['url'], auth, api_path=params['api_path'], validate_certs=params['validate_certs'],
                       ca_path=params['ca_path'], timeout=params['timeout'], client_cert=params['client_cert'],
                       client_key=params['client_key'], retries=params['retries'], backoff_factor=params['backoff_factor'])

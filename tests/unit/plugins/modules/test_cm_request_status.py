@@ -143,3 +143,20 @@ def test_batch_options_fail_before_any_call(capsys, args, message):
     code, result = run(capsys, status='completed', **args)
     assert code == 1 and message in result['msg']
     assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_credentials_injected_for_another_method_are_ignored(capsys, monkeypatch):
+    monkeypatch.setenv('MIM_CM_USERNAME', 'MIMLAB\\alice')
+    monkeypatch.setenv('MIM_CM_PASSWORD', 'injected-for-ntlm')
+    responses.get(URL, json={'Uuid': RID, 'Status': 8})
+    code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='task-token-value')
+    assert code == 0, result
+    assert responses.calls[0].request.headers['Authorization'] == 'Bearer task-token-value'
+
+
+@responses.activate
+def test_credentials_given_to_the_task_for_another_method_are_an_error(capsys):
+    code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='task-token-value', username='alice')
+    assert code == 1 and 'auth is bearer, which does not use username' in result['msg']
+    assert len(responses.calls) == 0

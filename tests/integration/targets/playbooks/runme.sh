@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Runs the collection's playbooks (mim.certificate_management.finalize, provision_example, cancel_stale) and the edge
+# cases of the finalize_request role with ansible-playbook against this target's simulator, which
+# tools/run_integration.py starts with files/simulator_seed.json. After each phase verify.yml checks the simulator's
+# audit log (exactly the expected writes, nothing in check mode or on a re-run) and every request's status.
+set -eu -o pipefail
+
+# The simulator settings: the file MIM_CM_TEST_CONFIG names, or the integration_config.yml that ansible-test copies
+# next to the targets (ansible-test passes only a fixed set of environment variables to scripts).
+config=${MIM_CM_TEST_CONFIG:-}
+if [ -z "$config" ] || [ ! -f "$config" ]; then
+    config=$(cd ../.. && pwd)/integration_config.yml
+fi
+[ -f "$config" ] || { echo "no simulator settings: run this target through tools/run_integration.py" >&2; exit 1; }
+
+python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+setting() { "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["mim_cm_sim"]["playbooks"][sys.argv[2]])' "$config" "$1"; }
+url=$(setting url)
+work=${OUTPUT_DIR:-$(mktemp -d)}
+id=44444444-0000-4000-8000-000000000
+verbosity=("$@")
+
+fail() { echo "FAILED: $*" >&2; exit 1; }
+# ansible-playbook with the simulator settings; the collection's playbooks take the url from MIM_CM_URL, unless
+# no_env_url is set.
+run() {
+    if [ -n "${no_env_url:-}" ]; then
+        env -u MIM_CM_URL ansible-playbook -e "@$config" "${verbosity[@]}" "$@"
+    else
+        MIM_CM_URL=$url ansible-playbook -e "@$config" "${verbosity[@]}" "$@"
+    fi
+}
+# run, keeping the output in $work/$1.log; the exit code goes to $rc
+run_logged() {
+    local log=$work/$1.log
+    shift
+    set +e
+    run "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+}
+verify() { echo "== verify: $1"; run verify.yml -e "verify_phase=$1"; }
+recap() { grep -A5 '^PLAY RECAP' "$1" | grep -E '^[a-z][-a-z]* +:' || true; }
+
+cat > "$work/inventory.yml" <<EOF
+all:
+  vars:
+    # No Python here: whatever talks to MIM CM must run on the controller with ansible_playbook_python.
+    ansible_python_interpreter: /nonexistent/python
+  children:
+    provision_targets:
+      hosts:
+        prov-ok: {cm_request_id: "${id}201"}
+        prov-fail: {cm_request_id: "${id}202", provision_example_fail: true}
+        prov-refused: {cm_request_id: "${id}203", provision_example_fail: true}
+    role_targets:
+      hosts:
+        role-a:
+          host_request_id: "${id}301"
+          host_extra_ids: ["${id}303", "{44444444-0000-4000-8000-000000000303}", " 44444444-0000-4000-8000-000000000303 "]
+        role-b:
+          host_request_id: "${id}302"
+EOF
+inventory=$work/inventory.yml
+
+echo "== finalize: a list, with one id twice in another form"
+run_logged finalize_list mim.certificate_management.finalize \
+    -e "{\"cm_request_ids\": [\"${id}101\", \"{44444444-0000-4000-8000-000000000102}\", \"${id}101\"]}"
+[ "$rc" -eq 0 ] || fail "finalize with a list exited with $rc"
+grep -q "${id}102: Executing -> Completed (changed)" "$work/finalize_list.log" || fail "finalize did not report the change"
+verify finalize_list
+
+echo "== finalize: a survey textarea string, status Canceled (any case)"
+run_logged finalize_survey mim.certificate_management.finalize \
+    -e "{\"cm_request_ids\": \"${id}111\\n${id}112, ${id}113  ${id}111\\n\", \"cm_request_status\": \"Canceled\"}"
+[ "$rc" -eq 0 ] || fail "finalize with a survey string exited with $rc"
+verify finalize_survey
+
+echo "== finalize: the re-run changes nothing"
+run_logged finalize_rerun mim.certificate_management.finalize -e "{\"cm_request_ids\": [\"${id}101\", \"${id}102\"]}"
+[ "$rc" -eq 0 ] || fail "the re-run exited with $rc"
+grep -Eq '^localhost +: .* changed=0 ' "$work/finalize_rerun.log" || fail "the re-run reported a change"
+verify finalize_rerun
+
+echo "== finalize: check mode reports the change and writes nothing (ids as key=value, comma-separated)"
+run_logged finalize_check mim.certificate_management.finalize --check -e "cm_request_ids=${id}121,${id}121"
+[ "$rc" -eq 0 ] || fail "finalize --check exited with $rc"
+grep -q "${id}121: Approved -> Completed (would change)" "$work/finalize_check.log" || fail "check mode did not report the change"
+grep -Eq '^localhost +: .* changed=1 ' "$work/finalize_check.log" || fail "check mode did not report changed=1"
+verify finalize_check
+
+echo "== finalize: no ids, nothing to do"
+run_logged finalize_empty mim.certificate_management.finalize
+[ "$rc" -eq 0 ] || fail "finalize without ids exited with $rc"
+grep -q 'nothing was done' "$work/finalize_empty.log" || fail "finalize without ids did not say so"
+run_logged finalize_empty_string mim.certificate_management.finalize -e '{"cm_request_ids": ""}'
+[ "$rc" -eq 0 ] || fail "finalize with an empty survey string exited with $rc"
+verify finalize_empty
+
+echo "== provision_example in check mode: the failing host still fails, nothing is written"
+run_logged provision_check -i "$inventory" mim.certificate_management.provision_example --check
+[ "$rc" -eq 2 ] || fail "provision_example --check exited with $rc, not 2"
+grep -q "Its MIM CM request ${id}202 would be marked Abandoned" "$work/provision_check.log" || fail "no check-mode message"
+verify provision_check
+
+echo "== provision_example: prov-ok is provisioned (Completed), prov-fail fails (Abandoned, host failed),"
+echo "   prov-refused fails and the server refuses to abandon its Pending request"
+run_logged provision -i "$inventory" mim.certificate_management.provision_example
+[ "$rc" -eq 2 ] || fail "provision_example exited with $rc, not 2 (a failed host)"
+grep -Eq '^prov-ok +: .* failed=0 ' "$work/provision.log" || fail "prov-ok failed"
+grep -Eq '^prov-fail +: .* failed=1 ' "$work/provision.log" || fail "prov-fail did not fail"
+grep -Eq '^prov-fail +: .* rescued=1 ' "$work/provision.log" || fail "prov-fail was not rescued"
+grep -q "Provisioning of prov-fail failed: the example provisioning of prov-fail failed on purpose" "$work/provision.log" \
+    || fail "no clear failure message"
+grep -q "Its MIM CM request ${id}202 was marked Abandoned" "$work/provision.log" || fail "the message does not name the request"
+grep -Eq '^prov-refused +: .* failed=1 ' "$work/provision.log" || fail "prov-refused did not fail"
+grep -q "Provisioning of prov-refused failed: .* Abandoning its MIM CM request ${id}203 failed too: .*Pending" "$work/provision.log" \
+    || fail "the failure to abandon was not reported with the server's reason"
+verify provision
+
+echo "== the finalize_request role: edge cases"
+run_logged role_cases -i "$inventory" role_cases.yml
+[ "$rc" -eq 0 ] || fail "role_cases.yml exited with $rc"
+verify role_cases
+
+echo "== cancel_stale in check mode: lists the stale requests, writes nothing"
+run_logged cancel_stale_check mim.certificate_management.cancel_stale --check
+[ "$rc" -eq 0 ] || fail "cancel_stale --check exited with $rc"
+grep -q "Would cancel 2 request(s) submitted more than 30 days ago: ${id}401, ${id}402\"" "$work/cancel_stale_check.log" \
+    || fail "check mode did not list exactly the two stale requests"
+grep -q "${id}402: Approved -> Canceled (would change)" "$work/cancel_stale_check.log" || fail "no would-change report"
+grep -Eq '^localhost +: .* changed=1 ' "$work/cancel_stale_check.log" || fail "check mode did not report changed=1"
+run_logged cancel_stale_current mim.certificate_management.cancel_stale --check -e cancel_stale_target_user=current
+[ "$rc" -eq 0 ] || fail "cancel_stale --check for the current user exited with $rc"
+# The simulator runs anonymous: no request targets the caller.
+grep -q "Would cancel 0 request(s) submitted more than 30 days ago: none" "$work/cancel_stale_current.log" \
+    || fail "target_user=current did not narrow the search"
+verify cancel_stale_check
+
+echo "== cancel_stale: cancels the old Pending and Approved requests only (connection from cm_connection)"
+no_env_url=1 run_logged cancel_stale mim.certificate_management.cancel_stale \
+    -e '{"cm_connection": {"url": "{{ mim_cm_sim.playbooks.url }}", "auth": "none"}}'
+[ "$rc" -eq 0 ] || fail "cancel_stale exited with $rc"
+verify cancel_stale
+
+echo "== cancel_stale: the re-run finds nothing"
+run_logged cancel_stale_rerun mim.certificate_management.cancel_stale -e cancel_stale_days=30.5
+[ "$rc" -eq 0 ] || fail "the cancel_stale re-run exited with $rc"
+grep -q "Canceling 0 request(s)" "$work/cancel_stale_rerun.log" || fail "the re-run found requests to cancel"
+verify cancel_stale_rerun
+
+echo "== PLAY RECAP of each run"
+for log in finalize_list finalize_survey finalize_rerun finalize_check finalize_empty provision_check provision role_cases \
+           cancel_stale_check cancel_stale cancel_stale_rerun; do
+    recap "$work/$log.log" | sed "s/^/$log: /"
+done
