@@ -27,7 +27,7 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration simulator-tests newest clean
+.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule simulator-tests newest clean
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
@@ -75,6 +75,9 @@ docs-check: install
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request_status > $(BUILD)/cm_request_status.txt
 	grep -q 'request_id' $(BUILD)/cm_request_status.txt
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc --list mim.certificate_management | grep -q cm_request_status
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request_info | grep -q status_name
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc -t role mim.certificate_management.finalize_request > $(BUILD)/finalize_request.txt
+	grep -q finalize_request_ids $(BUILD)/finalize_request.txt
 
 simulator-tests: setup
 	$(VPY) -m pytest -q tools/simulator/tests
@@ -86,7 +89,11 @@ kerberos: setup
 integration: tree kerberos
 	$(VPY) tools/run_integration.py $(TREE)
 
-test: simulator-tests units sanity lint docs-check integration newest
+# The role's molecule scenario (converge, idempotence, verify) against a simulator it starts itself.
+molecule: tree
+	$(TREE)/extensions/molecule/run.sh $(VPY)
+
+test: simulator-tests units sanity lint docs-check integration molecule newest
 
 # sanity and integration again on the newest ansible-core, in its own venv, when a Python 3.12+ is here.
 newest:
