@@ -27,7 +27,7 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule simulator-tests newest clean
+.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer simulator-tests newest clean
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
@@ -89,11 +89,25 @@ kerberos: setup
 integration: tree kerberos
 	$(VPY) tools/run_integration.py $(TREE)
 
+# galaxy-importer, as Galaxy/Automation Hub run it on upload (role README, docs, ansible-lint), on the built tarball.
+IMPORTER := $(CURDIR)/.venv-importer
+$(IMPORTER)/.installed: tools/requirements-importer.txt
+	$(PYTHON) -m venv $(IMPORTER)
+	$(IMPORTER)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-importer.txt
+	touch $@
+
+importer: build $(IMPORTER)/.installed
+	cd $(BUILD) && PATH=$(IMPORTER)/bin:$$PATH GALAXY_IMPORTER_CONFIG=$(CURDIR)/tools/galaxy-importer.cfg \
+	  $(IMPORTER)/bin/python -m galaxy_importer.main $(TARBALL) > $(BUILD)/importer.log 2>&1 || { cat $(BUILD)/importer.log; exit 1; }
+	@cat $(BUILD)/importer.log
+	grep -q 'Importer processing completed successfully' $(BUILD)/importer.log
+	! grep -E '^(WARNING|ERROR)' $(BUILD)/importer.log
+
 # The role's molecule scenario (converge, idempotence, verify) against a simulator it starts itself.
 molecule: tree
 	$(TREE)/extensions/molecule/run.sh $(VPY)
 
-test: simulator-tests units sanity lint docs-check integration molecule newest
+test: simulator-tests units sanity lint docs-check importer integration molecule newest
 
 # sanity and integration again on the newest ansible-core, in its own venv, when a Python 3.12+ is here.
 newest:
@@ -102,4 +116,4 @@ newest:
 	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) REQUIREMENTS="-r tools/requirements-newest.txt" sanity integration
 
 clean:
-	rm -rf $(BUILD) $(VENV) $(VENV)-newest
+	rm -rf $(BUILD) $(VENV) $(VENV)-newest $(IMPORTER)

@@ -8,7 +8,9 @@ Windows Integrated Authentication (Negotiate with Kerberos or NTLM, and NTLM)
 through pyspnego's acceptor, Basic, ADFS-style OAuth2 bearer tokens, and TLS
 (with client certificates and channel binding) through the ssl module.  With
 --auth none, basic or bearer it needs the Python standard library only (3.9 or
-later); pyspnego is imported only when negotiate or ntlm is switched on.  See
+later); pyspnego is imported only when negotiate or ntlm is switched on.  It can
+also inject production failures on the wire (error pages, throttling, resets,
+delays, cut-off answers), so that the client's retries can be proven.  See
 README.md next to this file for every switch, the file formats and the logs.
 """
 
@@ -21,6 +23,7 @@ import datetime
 import hmac
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -28,14 +31,16 @@ import signal
 import socket
 import socketserver
 import ssl
+import struct
 import sys
 import tempfile
 import threading
 import time
 import traceback
 import uuid
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 BASE_PATH = "/certificatemanagement/api/v1.0"
@@ -67,6 +72,12 @@ TOKEN_PATH = "/adfs/oauth2/token"
 TOKEN_LIFETIME = 3600
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 TLS_HANDSHAKE_TIMEOUT = 10.0
+# Fault injection (README "Fault injection"): every kind, the transient ones (the default random set), those that run the call.
+FAULT_KINDS = ("503", "502", "504", "429", "408", "html", "delay", "reset_before", "reset_after", "malformed_json", "500", "redirect")
+TRANSIENT_FAULTS = FAULT_KINDS[:10]
+APPLYING_FAULTS = ("delay", "reset_after", "malformed_json")
+FAULT_METHODS = ("get", "put", "any")
+REDIRECT_ORIGIN = "https://cm-other.example.test"
 # Query parameters whose values never reach a log (a client may misplace a secret in the URL).
 SECRET_PARAMS = re.compile(r"\b((?:client_secret|password|access_token|refresh_token|id_token|client_assertion|assertion|code)=)[^&\s'\"]*",
                            re.IGNORECASE)
@@ -81,11 +92,29 @@ class Reply(NamedTuple):
     headers: Tuple[Tuple[str, str], ...] = ()
 
 
+class Call(NamedTuple):
+    """A routed API call that has not run yet: what fault injection needs to know about it, and how to run it."""
+
+    operation: str  # "get" (one request), "search", "put" or "post"
+    request_id: Optional[str]
+    run: Callable[[], Reply]
+
+
 class Entry(NamedTuple):
     """A stored request: the Microsoft-shaped object plus its private simulator settings."""
 
     request: Dict[str, Any]
     sim: Dict[str, Any]
+
+
+class FaultSettings(NamedTuple):
+    """The --fault-* switches and --retry-after."""
+
+    rate: float = 0.0
+    kinds: Tuple[str, ...] = TRANSIENT_FAULTS
+    seed: Optional[int] = None
+    delay: float = 5.0
+    retry_after: int = 1
 
 
 class Config(NamedTuple):
@@ -98,6 +127,7 @@ class Config(NamedTuple):
     api_disabled: bool
     users: Dict[str, Dict[str, Any]]
     state_path: Optional[str]
+    faults: FaultSettings = FaultSettings()
 
 
 # ---------------------------------------------------------------- small helpers
@@ -227,6 +257,148 @@ def method_not_allowed(method: str) -> Reply:
     return message_reply(405, "The requested resource does not support http method '%s'." % method)
 
 
+def http_sys_reply(status: int, title: str, text: str, headers: Tuple[Tuple[str, str], ...] = ()) -> Reply:
+    """The short page that HTTP.sys (IIS's kernel listener) sends itself, e.g. while the application pool is down."""
+    page = ('<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n<HTML><HEAD><TITLE>%s</TITLE>\r\n'
+            '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n<BODY><h2>%s</h2>\r\n<hr><p>HTTP Error %d. %s</p>\r\n'
+            '</BODY></HTML>\r\n') % (title, title, status, text)
+    return Reply(status, page.encode("ascii"), "text/html; charset=us-ascii", headers)
+
+
+IIS_DETAILED_503 = """<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml">
+<head>
+<title>IIS 10.0 Detailed Error - 503.0 - Service Unavailable</title>
+<style type="text/css">
+<!--
+body{margin:0;font-size:.7em;font-family:Verdana,Arial,Helvetica,sans-serif;}
+code{margin:0;color:#006600;font-size:1.1em;font-weight:bold;}
+.config_source code{font-size:.8em;color:#000000;}
+pre{margin:0;font-size:1.4em;word-wrap:break-word;}
+ul,ol{margin:10px 0 10px 5px;}
+ul.first,ol.first{margin-top:5px;}
+fieldset{padding:0 15px 10px 15px;word-break:break-all;}
+.summary-container fieldset{padding-bottom:5px;margin-top:4px;}
+legend.no-expand-all{padding:2px 15px 4px 10px;margin:0 0 0 -12px;}
+legend{color:#333333;;margin:4px 0 8px -12px;_margin-top:0px;font-weight:bold;font-size:1em;}
+a:link,a:visited{color:#007EFF;font-weight:bold;}
+a:hover{text-decoration:none;}
+h1{font-size:2.4em;margin:0;color:#FFF;}
+h2{font-size:1.7em;margin:0;color:#CC0000;}
+h3{font-size:1.4em;margin:10px 0 0 0;color:#CC0000;}
+h4{font-size:1.2em;margin:10px 0 5px 0;}
+#header{width:96%;margin:0 0 0 0;padding:6px 2% 6px 2%;font-family:"trebuchet MS",Verdana,sans-serif;color:#FFF;background-color:#5C87B2;}
+#content{margin:0 0 0 2%;position:relative;}
+.summary-container,.content-container{background:#FFF;width:96%;margin-top:8px;padding:10px;position:relative;}
+.content-container p{margin:0 0 10px 0;}
+#details-left{width:35%;float:left;margin-right:2%;}
+#details-right{width:63%;float:left;overflow:hidden;}
+#server_version{width:96%;_height:1px;min-height:1px;margin:0 0 5px 0;padding:11px 2% 8px 2%;color:#FFFFFF;background-color:#5A7FA5;
+ border-bottom:1px solid #C1CFDD;border-top:1px solid #4A6C8E;font-weight:normal;font-size:1em;color:#FFF;text-align:right;}
+#server_version p{margin:5px 0;}
+table{margin:4px 0 4px 0;width:100%;border:none;}
+td,th{vertical-align:top;padding:3px 0;text-align:left;font-weight:normal;border:none;}
+th{width:30%;text-align:right;padding-right:2%;font-weight:bold;}
+thead th{background-color:#ebebeb;width:25%;}
+#details-right th{width:20%;}
+table tr.alt td,table tr.alt th{}
+.highlight-code{color:#CC0000;font-weight:bold;font-style:italic;}
+.clear{clear:both;}
+.preferred{padding:0 5px 2px 5px;font-weight:normal;background:#006633;color:#FFF;font-size:.8em;}
+-->
+</style>
+</head>
+<body>
+<div id="content">
+<div class="content-container">
+  <h3>HTTP Error 503.0 - Service Unavailable</h3>
+  <h4>The service is unavailable.</h4>
+</div>
+<div class="content-container">
+ <fieldset><h4>Most likely causes:</h4>
+  <ul>
+   <li>The application pool is stopped or disabled.</li>
+   <li>The application pool has been shut down after repeated failures (Rapid-Fail Protection).</li>
+   <li>The worker process could not be started because the application pool identity has no valid credentials.</li>
+   <li>The request queue of the application pool is full (queueLength reached).</li>
+  </ul>
+ </fieldset>
+</div>
+<div class="content-container">
+ <fieldset><h4>Things you can try:</h4>
+  <ul>
+   <li>Start the application pool in IIS Manager, or run <code>appcmd start apppool /apppool.name:"CLM Application Pool"</code>.</li>
+   <li>Check the System and Application event logs for WAS and W3SVC events that explain why the worker process stopped.</li>
+   <li>Verify the identity of the application pool and its password.</li>
+   <li>Create a tracing rule to track failed requests for this HTTP status code. For more information about creating a tracing rule
+   for failed requests, click <a href="http://go.microsoft.com/fwlink/?LinkID=66439">here</a>.</li>
+  </ul>
+ </fieldset>
+</div>
+<div class="content-container">
+ <fieldset><h4>Detailed Error Information:</h4>
+  <div id="details-left">
+   <table border="0" cellpadding="0" cellspacing="0">
+    <tr class="alt"><th>Module</th><td>&nbsp;&nbsp;&nbsp;IIS Web Core</td></tr>
+    <tr><th>Notification</th><td>&nbsp;&nbsp;&nbsp;BeginRequest</td></tr>
+    <tr class="alt"><th>Handler</th><td>&nbsp;&nbsp;&nbsp;ExtensionlessUrlHandler-Integrated-4.0</td></tr>
+    <tr><th>Error Code</th><td>&nbsp;&nbsp;&nbsp;0x80070425</td></tr>
+   </table>
+  </div>
+  <div id="details-right">
+   <table border="0" cellpadding="0" cellspacing="0">
+    <tr class="alt"><th>Requested URL</th><td>&nbsp;&nbsp;&nbsp;{url}</td></tr>
+    <tr><th>Physical Path</th><td>&nbsp;&nbsp;&nbsp;C:\\Program Files\\Microsoft Forefront Identity Manager\\2010\\Certificate Management\\Web</td></tr>
+    <tr class="alt"><th>Logon Method</th><td>&nbsp;&nbsp;&nbsp;Not yet determined</td></tr>
+    <tr><th>Logon User</th><td>&nbsp;&nbsp;&nbsp;Not yet determined</td></tr>
+   </table>
+   <div class="clear"></div>
+  </div>
+ </fieldset>
+</div>
+<div class="content-container">
+ <fieldset><h4>More Information:</h4>
+  This error means that the application pool that serves the site is not available. IIS keeps answering from the kernel-mode
+  listener while the worker process is stopped, recycled or starting up, so a request that arrives in that window is refused
+  without reaching the application. The condition is usually temporary: retry the request after a short wait.
+  <p><a href="https://go.microsoft.com/fwlink/?LinkID=62293&amp;IIS70Error=503,0,0x80070425,20348">View more information &raquo;</a></p>
+  <p>Microsoft Knowledge Base Articles:</p>
+  <ul><li>Application pool states and Rapid-Fail Protection</li><li>Troubleshooting HTTP 503 errors in IIS</li></ul>
+ </fieldset>
+</div>
+</div>
+</body>
+</html>
+"""
+
+
+def fault_reply(kind: str, retry_after: int, path: str) -> Tuple[Optional[Reply], Optional[str]]:
+    """The answer of a fault that does not run the call (and its correlation ID for "500"); (None, None) for the others."""
+    wait = (("Retry-After", str(retry_after)),)
+    if kind == "503":
+        return http_sys_reply(503, "Service Unavailable", "The service is unavailable.", wait), None
+    if kind == "502":
+        return html_reply(502, "502 - Web server received an invalid response while acting as a gateway or proxy server.",
+                          "There is a problem with the page you are looking for, and it cannot be displayed. When the Web server (while acting "
+                          "as a gateway or proxy) contacted the upstream content server, it received an invalid response from the content server."), None
+    if kind == "504":
+        return html_reply(504, "504 - Gateway Timeout.", "The Web server (while acting as a gateway or proxy) did not receive a timely "
+                          "response from the upstream content server."), None
+    if kind == "429":
+        return html_reply(429, "429 - Too Many Requests.", "The client has sent too many requests in a given amount of time.", wait), None
+    if kind == "408":
+        return http_sys_reply(408, "Request Timeout", "The request has timed out.", (("Connection", "close"),)), None
+    if kind == "html":
+        return Reply(503, IIS_DETAILED_503.replace("{url}", escape(path)).encode("utf-8"), "text/html; charset=utf-8"), None
+    if kind == "500":
+        return server_error("Simulated unhandled server error.")
+    if kind == "redirect":
+        location = REDIRECT_ORIGIN + path
+        page = '<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF="%s">here</a></body>'
+        return Reply(302, (page % escape(location)).encode("utf-8"), "text/html; charset=UTF-8", (("Location", location),)), None
+    return None, None
+
+
 # ---------------------------------------------------------------- seed / state loading
 
 def check_simulator_settings(sim: Any, where: str) -> Dict[str, Any]:
@@ -234,9 +406,22 @@ def check_simulator_settings(sim: Any, where: str) -> Dict[str, Any]:
     if not isinstance(sim, dict):
         raise ValueError("%s: _simulator must be an object" % where)
     for key, value in sim.items():
-        if key not in SIMULATOR_CHOICES or value not in SIMULATOR_CHOICES[key]:
-            raise ValueError("%s: _simulator.%s=%r is not one of %s" % (where, key, value, SIMULATOR_CHOICES.get(key, "the known keys")))
-    return dict(sim)
+        if key == "faults":
+            ok = isinstance(value, list) and all(is_scripted_fault(item) for item in value)
+            expected = "a list of METHOD:KIND (METHOD %s; KIND %s)" % (", ".join(FAULT_METHODS), ", ".join(FAULT_KINDS))
+        elif key == "put_delay":
+            ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 3600, "a number of seconds, 0 to 3600"
+        else:
+            ok, expected = key in SIMULATOR_CHOICES and value in SIMULATOR_CHOICES[key], "one of %s" % (SIMULATOR_CHOICES.get(key, "the known keys"),)
+        if not ok:
+            raise ValueError("%s: _simulator.%s=%r is not %s" % (where, key, value, expected))
+    return dict(sim, faults=list(sim["faults"])) if "faults" in sim else dict(sim)
+
+
+def is_scripted_fault(item: Any) -> bool:
+    """One entry of _simulator.faults: "get:503", "put:reset_after", "any:delay"..."""
+    method, _sep, kind = item.partition(":") if isinstance(item, str) else ("", "", "")
+    return method in FAULT_METHODS and kind in FAULT_KINDS
 
 
 def complete_request(raw: Dict[str, Any], where: str) -> Dict[str, Any]:
@@ -675,6 +860,37 @@ class Api:
         self.entries = entries
         self.audit = audit
         self.lock = threading.Lock()
+        self.random = random.Random(config.faults.seed)  # used under the lock only, so a seed gives one sequence
+        self.fault_counts = {}  # type: Dict[str, int]
+
+    def pick_fault(self, operation: str, request_id: Optional[str]) -> Optional[str]:
+        """The one place that decides "fault or not" for a routed call: the request's scripted queue, then --fault-rate.
+
+        operation is "get" or "put" for calls on one request ("search" and "post" only ever get random faults).
+        The queue is consumed in order: only its head can match, and a call of another method leaves it waiting.
+        """
+        settings = self.config.faults
+        with self.lock:
+            entry = self.entries.get(request_id) if request_id else None
+            queue = entry.sim.get("faults") if entry else None
+            if queue and queue[0].partition(":")[0] in (operation, "any"):
+                kind = queue.pop(0).partition(":")[2]
+            elif settings.rate > 0 and self.random.random() < settings.rate:
+                kind = self.random.choice(settings.kinds)
+            else:
+                return None
+            self.fault_counts[kind] = self.fault_counts.get(kind, 0) + 1
+            return kind
+
+    def log_fault(self, kind: str, method: str, request_id: Optional[str], correlation_id: Optional[str]) -> None:
+        """One audit line per injected fault; a fault that runs the call also gets the call's usual applied/refused line."""
+        self.audit.write({"event": "fault", "kind": kind, "method": method, "request_id": request_id, "correlation_id": correlation_id})
+
+    def fault_summary(self) -> str:
+        """Faults injected per kind, for the line printed at shutdown."""
+        with self.lock:
+            counts = ["%s=%d" % (kind, self.fault_counts[kind]) for kind in FAULT_KINDS if kind in self.fault_counts]
+            return " ".join(["total=%d" % sum(self.fault_counts.values())] + counts)
 
     def user_uuid(self, user: Optional[str]) -> Optional[str]:
         """GUID of the authenticated user, from --users."""
@@ -773,6 +989,11 @@ class Api:
         """PUT /requests/{id}: move to a final status if the transition model allows it."""
         with self.lock:
             entry = self.entries.get(request_id)
+            put_delay = entry.sim.get("put_delay", 0) if entry else 0
+        if put_delay:
+            time.sleep(put_delay)  # outside the lock: clients racing on this request can all read it before any PUT lands
+        with self.lock:
+            entry = self.entries.get(request_id)
             current = status_label(entry.request["Status"]) if entry else None
             failure, correlation_id = self.simulated_error(entry, "put") if entry else (None, None)
             if failure:
@@ -834,8 +1055,9 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("mim_cm_simulator: TLS handshake with %s:%d failed: %s\n" % (self.client_address[:2] + (self.tls_error,)))
 
     def handle_one_request(self) -> None:
-        """Forget the previous call's authentication result before each request on a kept-alive connection."""
+        """Forget the previous call's authentication result and fault before each request on a kept-alive connection."""
         self.auth = ANONYMOUS
+        self.fault = None  # type: Optional[str]
         super().handle_one_request()
 
     def do_GET(self) -> None:
@@ -848,7 +1070,10 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # a simulator bug must still answer like the real server: 500, no stack trace
             sys.stderr.write("mim_cm_simulator: unhandled error on %s %s\n%s" % (self.command, redact(self.path), traceback.format_exc()))
             reply = server_error("The simulator failed unexpectedly.")[0]
-        self.send_reply(reply)
+        if reply is None:
+            self.reset_connection()
+        else:
+            self.send_reply(reply)
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
@@ -868,7 +1093,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
-    def route(self, body: bytes) -> Reply:
+    def route(self, body: bytes) -> Optional[Reply]:
         """Token endpoint first (no --auth); then authenticate (IIS does it before the API); then the API routes."""
         parts = urlsplit(self.path)
         path = unquote(parts.path).lower().rstrip("/")
@@ -881,29 +1106,64 @@ class Handler(BaseHTTPRequestHandler):
                               "You do not have permission to view this directory or page using the credentials that you supplied.",
                               self.auth.headers or self.server.authenticator.challenges())
         reply = self.api_route(path, parts.query, body)
+        if reply is None:
+            return None
         return reply._replace(headers=self.auth.headers + reply.headers)  # the final server token goes out with the answer
 
-    def api_route(self, path: str, query: str, body: bytes) -> Reply:
-        """The requests controller's routes, matched case-insensitively; rights are checked once the route is known."""
-        api, user = self.server.api, self.auth.user
+    def api_route(self, path: str, query: str, body: bytes) -> Optional[Reply]:
+        """Route, then maybe inject a fault (only here: authenticated calls on the API routes), then run the call."""
+        api = self.server.api
         if api.config.api_disabled:
             return not_found()
+        call = self.resolve(path, query, body)
+        if isinstance(call, Reply):
+            return call
+        self.fault = api.pick_fault(call.operation, call.request_id)
+        return self.run_fault(self.fault, call) if self.fault else call.run()
+
+    def resolve(self, path: str, query: str, body: bytes) -> Union[Reply, Call]:
+        """The requests controller's routes, matched case-insensitively; rights are checked (in the Call) once the route is known."""
+        api, auth = self.server.api, self.auth
         if path == REQUESTS_PATH:
             if self.command == "GET":
-                return api.forbidden(self.auth, "read", "GET", None) or api.search(parse_qsl(query), user)
+                return Call("search", None, lambda: api.forbidden(auth, "read", "GET", None) or api.search(parse_qsl(query), auth.user))
             if self.command == "POST":
-                return api.forbidden(self.auth, "write", "POST", None) or api.create(body, user)
+                return Call("post", None, lambda: api.forbidden(auth, "write", "POST", None) or api.create(body, auth.user))
             return method_not_allowed(self.command)
         if path.startswith(REQUESTS_PATH + "/") and "/" not in path[len(REQUESTS_PATH) + 1:]:
             request_id = canonical_guid(path[len(REQUESTS_PATH) + 1:])
             if request_id is None:
                 return message_reply(400, "The request is invalid. The id is not a GUID.")
             if self.command == "GET":
-                return api.forbidden(self.auth, "read", "GET", request_id) or api.get_one(request_id, user)
+                return Call("get", request_id, lambda: api.forbidden(auth, "read", "GET", request_id) or api.get_one(request_id, auth.user))
             if self.command == "PUT":
-                return api.forbidden(self.auth, "write", "PUT", request_id) or api.put(request_id, body, user)
+                return Call("put", request_id, lambda: api.forbidden(auth, "write", "PUT", request_id) or api.put(request_id, body, auth.user))
             return method_not_allowed(self.command)
         return not_found()
+
+    def run_fault(self, kind: str, call: Call) -> Optional[Reply]:
+        """The one place that executes a fault.  None means: abort the connection with a TCP RST, without an answer."""
+        api = self.server.api
+        reply, correlation_id = fault_reply(kind, api.config.faults.retry_after, self.path)
+        api.log_fault(kind, self.command, call.request_id, correlation_id)
+        if kind == "delay":
+            time.sleep(api.config.faults.delay)  # no lock held: other calls go on meanwhile
+        if kind in APPLYING_FAULTS:
+            reply = call.run()  # exactly the normal call: same state change, audit line and persistence
+        if kind == "malformed_json":
+            reply = Reply(200, reply.body[:len(reply.body) // 2] or b'{"Uuid":"', JSON_TYPE)  # a cut-off JSON text never parses
+        return None if kind in ("reset_before", "reset_after") else reply
+
+    def reset_connection(self) -> None:
+        """Abort with a TCP RST (SO_LINGER on, timeout 0) and no answer; the access log gets http_status null.
+
+        The descriptor is closed at once (detached first): a plain close would wait for rfile/wfile, and the
+        server's shutdown(SHUT_WR) afterwards would send a FIN before the RST.
+        """
+        self.log_request("-")
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        os.close(self.connection.detach())
 
     def send_reply(self, reply: Reply) -> None:
         """Always send Content-Length (keep-alive needs it); flush once so everything leaves together."""
@@ -913,9 +1173,12 @@ class Handler(BaseHTTPRequestHandler):
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
-        self.wfile.flush()
+        try:
+            self.end_headers()
+            self.wfile.write(reply.body)
+            self.wfile.flush()
+        except ConnectionError:  # the client gave up (e.g. timed out during a "delay" fault): nothing to answer to
+            self.close_connection = True
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         """Called by send_response for every answer, including http.server's own errors: the access log."""
@@ -928,7 +1191,7 @@ class Handler(BaseHTTPRequestHandler):
         self.server.access_log.write({"method": getattr(self, "command", None), "path": redact(path) if path else path, "http_status": status,
                                       "user": auth.user, "auth_scheme": auth.scheme, "auth_mechanism": auth.mechanism,
                                       "handshake": auth.handshake, "principal": auth.principal, "auth_error": auth.error,
-                                      "client": self.client_address[0], "client_port": self.client_address[1]})
+                                      "fault": getattr(self, "fault", None), "client": self.client_address[0], "client_port": self.client_address[1]})
         self.log_message('"%s" %s %s', redact(getattr(self, "requestline", "")), code if status is None else status, size)
 
     def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
@@ -995,6 +1258,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--client-ca", help="PEM CA: require a client certificate signed by it")
     parser.add_argument("--require-channel-binding", action="store_true",
                         help="NTLM/Negotiate over HTTPS must carry tls-server-end-point channel bindings")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="probability (0..1) that an API call gets a random fault (default 0)")
+    parser.add_argument("--fault-kinds", default=",".join(TRANSIENT_FAULTS),
+                        help="comma-separated kinds of random faults (default the transient set: %(default)s)")
+    parser.add_argument("--fault-seed", type=int, help="seed of the fault generator, for a reproducible sequence")
+    parser.add_argument("--fault-delay", type=float, default=5.0, help="seconds that a delay fault waits before running the call (default 5)")
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds of 503 and 429 faults (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no per-request lines on stderr")
     return parser.parse_args(argv)
 
@@ -1007,6 +1276,20 @@ def parse_schemes(text: str) -> List[str]:
     if any(name not in SCHEMES for name in names) or len(set(names)) != len(names):
         raise ValueError("--auth %r: use a comma-separated list of %s without repeats, or none" % (text, ", ".join(SCHEMES)))
     return names
+
+
+def fault_settings(args: argparse.Namespace) -> FaultSettings:
+    """--fault-rate, --fault-kinds, --fault-seed, --fault-delay, --retry-after."""
+    kinds = tuple(kind.strip().lower() for kind in args.fault_kinds.split(","))
+    if any(kind not in FAULT_KINDS for kind in kinds) or len(set(kinds)) != len(kinds):
+        raise ValueError("--fault-kinds %r: use a comma-separated list of %s without repeats" % (args.fault_kinds, ", ".join(FAULT_KINDS)))
+    if not 0 <= args.fault_rate <= 1:
+        raise ValueError("--fault-rate %r: use a probability from 0 to 1" % args.fault_rate)
+    if not 0 <= args.fault_delay <= 3600:
+        raise ValueError("--fault-delay %r: use seconds from 0 to 3600" % args.fault_delay)
+    if args.retry_after < 0:
+        raise ValueError("--retry-after %r: use 0 or more seconds" % args.retry_after)
+    return FaultSettings(args.fault_rate, kinds, args.fault_seed, args.fault_delay, args.retry_after)
 
 
 def tls_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
@@ -1063,7 +1346,8 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
     else:
         entries = load_entries(read_json_file(args.seed), args.seed) if args.seed else {}
     config = Config(put_response=args.put_response, status_format=args.status_format, transitions=load_transitions(args.transitions),
-                    create_status=create_status, api_disabled=args.api_disabled, users=directory.users, state_path=args.state)
+                    create_status=create_status, api_disabled=args.api_disabled, users=directory.users, state_path=args.state,
+                    faults=fault_settings(args))
     bindings, temp_dir = None, None
     if spnego_names:
         spnego = load_spnego()
@@ -1113,6 +1397,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         server.server_close()
         with setup.api.lock:
             setup.api.save()
+        print("mim_cm_simulator: faults injected: %s" % setup.api.fault_summary(), file=sys.stderr, flush=True)
     finally:
         if setup.temp_dir:
             shutil.rmtree(setup.temp_dir, ignore_errors=True)

@@ -55,13 +55,13 @@ def read_jsonl(path):
 
 
 class SimulatorProcess:
-    """A simulator subprocess with its own directory, users file, seed and logs."""
+    """A simulator subprocess with its own directory, users file, seed (SEED unless given) and logs."""
 
-    def __init__(self, directory, args, env, https):
+    def __init__(self, directory, args, env, https, seed=None):
         os.makedirs(directory)
         self.directory = directory
         self.path = lambda name: os.path.join(directory, name)
-        for name, data in (("users.json", USERS), ("seed.json", SEED)):
+        for name, data in (("users.json", USERS), ("seed.json", SEED if seed is None else seed)):
             with open(self.path(name), "w", encoding="utf-8") as handle:
                 json.dump(data, handle)
         command = [sys.executable, SIMULATOR, "--port", "0", "--port-file", self.path("port"), "--seed", self.path("seed.json"),
@@ -117,11 +117,11 @@ class SimulatorProcess:
 
 @pytest.fixture
 def simulator(tmp_path):
-    """Factory: simulator(*switches, env=None, https=False) -> running SimulatorProcess; stopped at teardown."""
+    """Factory: simulator(*switches, env=None, https=False, seed=None) -> running SimulatorProcess; stopped at teardown."""
     started = []
 
-    def _start(*args, env=None, https=False):
-        sim = SimulatorProcess(str(tmp_path / ("sim%d" % len(started))), args, env, https)
+    def _start(*args, env=None, https=False, seed=None):
+        sim = SimulatorProcess(str(tmp_path / ("sim%d" % len(started))), args, env, https, seed)
         started.append(sim)
         return sim
 
