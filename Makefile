@@ -27,7 +27,7 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer simulator-tests newest clean
+.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer fault-matrix simulator-tests newest clean
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
@@ -102,6 +102,10 @@ importer: build $(IMPORTER)/.installed
 	@cat $(BUILD)/importer.log
 	grep -q 'Importer processing completed successfully' $(BUILD)/importer.log
 	! grep -E '^(WARNING|ERROR)' $(BUILD)/importer.log
+
+# The longer fault matrix: 1000 requests through 30% injected transient faults (200 run in make test).
+fault-matrix: tree
+	MIM_CM_FAULT_MATRIX_SIZE=1000 $(VPY) tools/run_integration.py $(TREE) fault_matrix
 
 # The role's molecule scenario (converge, idempotence, verify) against a simulator it starts itself.
 molecule: tree

@@ -202,7 +202,9 @@ def main(argv):
                     audit_logs=dict((name, sim['audit_log']) for name, sim in sims.items()))
         config_path = os.path.join(tree, 'tests', 'integration', 'integration_config.yml')
         with open(config_path, 'w', encoding='utf-8') as handle:
-            json.dump({'mim_cm_sim': plain, 'mim_cm_auth': auth}, handle, indent=1)  # JSON is YAML
+            config = {'mim_cm_sim': plain, 'mim_cm_auth': auth,
+                      'mim_cm_fault_matrix_size': int(os.environ.get('MIM_CM_FAULT_MATRIX_SIZE', '200'))}  # make fault-matrix: 1000
+            json.dump(config, handle, indent=1)  # JSON is YAML
         ansible_test = os.path.join(os.path.dirname(sys.executable), 'ansible-test')
         command = [ansible_test, 'integration', '--local', '--python-interpreter', sys.executable, '--color', 'no'] + argv[1:]
         # script targets (runme.sh) find the same file at ../../integration_config.yml: ansible-test copies it there
