@@ -4,23 +4,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import responses
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.mim.certificate_management.plugins.modules import cm_request_info
+from ansible_collections.mim.certificate_management.tests.unit.plugins.modules.module_runner import run_module
 
 BASE = 'http://cm.example.test/CertificateManagement/api/v1.0/requests'
 
 
 def run(capsys, **args):
-    args.setdefault('url', 'http://cm.example.test')
-    with patch_module_args(args), pytest.raises(SystemExit) as caught:
-        cm_request_info.main()
-    return caught.value.code, json.loads(capsys.readouterr().out)
+    return run_module(cm_request_info.main, capsys, **args)
 
 
 @responses.activate

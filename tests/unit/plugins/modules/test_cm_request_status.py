@@ -12,17 +12,14 @@ import responses
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mim.certificate_management.plugins.modules import cm_request_status
+from ansible_collections.mim.certificate_management.tests.unit.plugins.modules.module_runner import run_module
 
 RID = '7a3e9f10-2b4c-4d5e-8f60-718293a4b5c6'
 URL = 'http://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
 
 
 def run(capsys, **args):
-    """Run the module as Ansible would and return (exit code, result)."""
-    args.setdefault('url', 'http://cm.example.test')
-    with patch_module_args(args), pytest.raises(SystemExit) as caught:
-        cm_request_status.main()
-    return caught.value.code, json.loads(capsys.readouterr().out)
+    return run_module(cm_request_status.main, capsys, **args)
 
 
 @responses.activate

@@ -1,0 +1,19 @@
+# Copyright (c) mim.certificate_management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a module's main() as Ansible would, for the module tests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+
+def run_module(main, capsys, **args):
+    """Run main with args (url defaults to a test address); return (exit code, parsed result)."""
+    args.setdefault('url', 'http://cm.example.test')
+    with patch_module_args(args), pytest.raises(SystemExit) as caught:
+        main()
+    return caught.value.code, json.loads(capsys.readouterr().out)
