@@ -15,20 +15,17 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 import requests
 
+from conftest import ALICE, APPROVED, BASE, SIMULATOR
+
 # MIM_CM_SIMULATOR_PYTHON runs the server under another interpreter (e.g. 3.9 or 3.13) than the tests.
 PYTHON = os.environ.get("MIM_CM_SIMULATOR_PYTHON") or sys.executable
-SIMULATOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mim_cm_simulator.py")
-BASE = "/CertificateManagement/api/v1.0"
 
-ALICE = "5a2f6c1e-3b1d-4d0a-9a51-0f4a1c7e2b10"
 BOB = "c3d9e8f2-7a64-4b1e-8c02-9d5b3f0a6e21"
-APPROVED = "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099"
 APPROVED_BOB = "0c96d73f-967b-420e-854a-43ad2a1504bc"
 EXECUTING = "4b8d2e61-0f3a-4c7b-9e15-6a2c8d4f0b93"
 PENDING = "d2a7c4e9-5b16-4f83-a0d2-7c9e1b3f5a68"
@@ -60,85 +57,14 @@ CORRELATION = re.compile(r"Correlation ID: ([0-9a-f-]{36})")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}$")
 
 
-def read_jsonl(path):
-    """All records of a JSON-lines log (empty list when the file does not exist yet)."""
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-class Simulator:
-    """A running simulator process and the files it writes."""
-
-    def __init__(self, directory, args, seed):
-        self.directory = directory
-        self.port_file = os.path.join(directory, "port")
-        self.state = os.path.join(directory, "state.json")
-        self.audit = os.path.join(directory, "audit.jsonl")
-        self.access = os.path.join(directory, "access.jsonl")
-        self.stdout = os.path.join(directory, "stdout.txt")
-        self.stderr = os.path.join(directory, "stderr.txt")
-        seed_path = os.path.join(directory, "seed.json")
-        with open(seed_path, "w", encoding="utf-8") as handle:
-            json.dump(seed, handle)
-        users_path = os.path.join(directory, "users.json")
-        with open(users_path, "w", encoding="utf-8") as handle:
-            json.dump(USERS, handle)
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
-        command = [PYTHON, SIMULATOR, "--port", "0", "--port-file", self.port_file, "--seed", seed_path,
-                   "--audit-log", self.audit, "--access-log", self.access, "--users", users_path, "--quiet"] + list(args)
-        with open(self.stdout, "ab") as out, open(self.stderr, "ab") as err:
-            self.process = subprocess.Popen(command, stdout=out, stderr=err)
-        self.port = self._wait_for_port()
-        self.url = "http://127.0.0.1:%d%s" % (self.port, BASE)
-
-    def _wait_for_port(self, bound=15.0):
-        """Bounded wait for the atomically written port file."""
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            if os.path.exists(self.port_file):
-                with open(self.port_file, encoding="utf-8") as handle:
-                    return int(handle.read().strip())
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        with open(self.stderr, encoding="utf-8") as handle:
-            pytest.fail("simulator did not start: %s" % handle.read())
-
-    def stop(self, bound=10.0):
-        """SIGTERM, then kill after a bound; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=bound)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=bound)
-        return self.process.returncode
-
-    def audit_lines(self):
-        return read_jsonl(self.audit)
-
-    def access_lines(self):
-        return read_jsonl(self.access)
-
-
 @pytest.fixture
-def start(tmp_path):
-    """Factory: start(*switches, seed=...) -> running Simulator; all are stopped at teardown."""
-    started = []
+def start(simulator):
+    """Factory: start(*switches, seed=...) -> running simulator with this module's users and seed; all are stopped at teardown."""
 
-    def _start(*args, seed=None, directory=None):
-        sim = Simulator(str(directory or tmp_path), args, SEED if seed is None else seed)
-        started.append(sim)
-        return sim
+    def _start(*args, seed=None):
+        return simulator(*args, seed=SEED if seed is None else seed, users=USERS, python=PYTHON, checked=False)
 
-    yield _start
-    for sim in started:
-        sim.stop()
+    return _start
 
 
 @pytest.fixture
