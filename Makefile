@@ -27,7 +27,7 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer fault-matrix simulator-tests newest clean
+.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer fault-matrix docs simulator-tests newest clean
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
@@ -103,6 +103,17 @@ importer: build $(IMPORTER)/.installed
 	grep -q 'Importer processing completed successfully' $(BUILD)/importer.log
 	! grep -E '^(WARNING|ERROR)' $(BUILD)/importer.log
 
+# The documentation site: lint, HTML into $(BUILD)/docs/html (antsibull-docs + Sphinx, offline), then the link check.
+DOCS_VENV ?= $(CURDIR)/.venv-docs
+$(DOCS_VENV)/.installed: docs/requirements.txt
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r docs/requirements.txt
+	touch $@
+
+docs: install $(DOCS_VENV)/.installed
+	docs/build.sh $(BUILD) $(DOCS_VENV) $(COLLECTIONS)
+	$(VPY) docs/check_site.py $(BUILD)/docs/html
+
 # The longer fault matrix: 1000 requests through 30% injected transient faults (200 run in make test).
 fault-matrix: tree
 	MIM_CM_FAULT_MATRIX_SIZE=1000 $(VPY) tools/run_integration.py $(TREE) fault_matrix
@@ -111,7 +122,7 @@ fault-matrix: tree
 molecule: tree
 	$(TREE)/extensions/molecule/run.sh $(VPY)
 
-test: simulator-tests units sanity lint docs-check importer integration molecule newest
+test: simulator-tests units sanity lint docs-check docs importer integration molecule newest
 
 # sanity and integration again on the newest ansible-core, in its own venv, when a Python 3.12+ is here.
 newest:
@@ -120,4 +131,4 @@ newest:
 	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) REQUIREMENTS="-r tools/requirements-newest.txt" sanity integration
 
 clean:
-	rm -rf $(BUILD) $(VENV) $(VENV)-newest $(IMPORTER)
+	rm -rf $(BUILD) $(VENV) $(VENV)-newest $(IMPORTER) $(DOCS_VENV)

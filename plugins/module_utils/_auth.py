@@ -31,6 +31,13 @@ except ImportError:
     Krb5Error = None
 
 try:
+    import gssapi  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    HAS_GSSAPI = False
+else:
+    HAS_GSSAPI = True
+
+try:
     from requests.auth import AuthBase
 except ImportError:
     AuthBase = object
@@ -89,6 +96,9 @@ class NoAuth(_Auth):
 
     name = 'none'
 
+    def configure(self, session, client):
+        session.auth = _HeaderAuth(None)  # an explicit auth keeps requests from taking credentials from ~/.netrc
+
 
 class BasicAuth(_Auth):
     """HTTP Basic; only sensible over HTTPS."""
@@ -126,7 +136,7 @@ class BearerAuth(_Auth):
         with self._lock:  # concurrent workers share one token, fetched once per run
             if not self.token:
                 self.token = self._fetch(client)
-        session.headers['Authorization'] = 'Bearer %s' % self.token
+        session.auth = _HeaderAuth('Bearer %s' % self.token)
 
     def _fetch(self, client):
         data = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
@@ -136,6 +146,18 @@ class BearerAuth(_Auth):
         if not answer.get('access_token'):
             raise AuthenticationError('the token endpoint %s answered without an access_token' % self.token_url, url=self.token_url)
         return answer['access_token']
+
+
+class _HeaderAuth(AuthBase):
+    """Sets (or leaves out) the Authorization header; as session.auth it also keeps ~/.netrc credentials out."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self, request):
+        if self.value:
+            request.headers['Authorization'] = self.value
+        return request
 
 
 class _SpnegoAuth(_Auth):
@@ -177,6 +199,12 @@ class KerberosAuth(_SpnegoAuth):
 
     name = 'kerberos'
     schemes = ('Negotiate', 'Kerberos')
+
+    def validate(self):
+        super().validate()
+        if not HAS_GSSAPI:
+            raise ConfigurationError('auth kerberos needs the Python library gssapi and the MIT Kerberos libraries on the host '
+                                     'that runs the module: pip install pyspnego[kerberos] (with libkrb5-dev or krb5-devel and gcc)')
 
 
 class NtlmAuth(_SpnegoAuth):

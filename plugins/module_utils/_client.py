@@ -225,8 +225,9 @@ class CMClient:
     def _send_once(self, method, url, action, json, data, params, not_found_ok, expect):
         """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
         try:
+            # verify and cert per call: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override the session's settings
             response = self.session.request(method, url, json=json, data=data, params=params, timeout=self.timeout,
-                                            allow_redirects=False)
+                                            allow_redirects=False, verify=self._verify, cert=self._cert)
         except requests.exceptions.SSLError as exc:
             raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc), _tls_hint(exc)), url=url)
         except requests.exceptions.Timeout as exc:

@@ -123,10 +123,10 @@ def test_adfs_refusal_carries_the_oauth_error_not_the_secret():
 @pytest.mark.parametrize('auth, options, message', [
     ('ntlm', {'username': 'MIMLAB\\alice'}, 'auth ntlm needs username'),
     ('ntlm', {}, 'auth ntlm needs username'),
-    ('kerberos', {'password': 'pw'}, 'password without username'),
+    ('negotiate', {'password': 'pw'}, 'password without username'),
     ('negotiate', {'token': 't'}, 'auth is negotiate, which does not use token'),
     ('basic', {'username': 'a', 'password': 'p', 'service_principal': 'HTTP/x'}, 'does not use service_principal'),
-    ('kerberos', {'service_principal': 'cm.example.test'}, 'not of the form HTTP/host'),
+    ('negotiate', {'service_principal': 'cm.example.test'}, 'not of the form HTTP/host'),
     ('bearer', {'token': 't', 'token_url': TOKEN_URL, 'client_id': 'c', 'client_secret': 's'}, 'either token or token_url'),
     ('bearer', {'token_url': TOKEN_URL, 'client_id': 'c'}, 'needs token'),
 ])
@@ -135,7 +135,10 @@ def test_auth_options_are_checked_before_any_call(auth, options, message):
         auth_from_options(auth, **options)
 
 
-def test_service_principal_overrides_the_url_host():
+def test_service_principal_overrides_the_url_host(monkeypatch):
+    from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
+
+    monkeypatch.setattr(_auth, 'HAS_GSSAPI', True)
     method = auth_from_options('kerberos', service_principal='HTTP/cm-alias.mimlab.test@MIMLAB.TEST')
     seen = {}
 
@@ -201,3 +204,32 @@ def test_concurrent_workers_share_one_adfs_token():
     assert [entry['changed'] for entry in results] == [False] * 6
     assert len([call for call in responses.calls if call.request.url == TOKEN_URL]) == 1
     assert {call.request.headers.get('Authorization') for call in responses.calls if call.request.method == 'GET'} == {'Bearer shared-token'}
+
+
+def test_kerberos_without_gssapi_is_a_configuration_error(monkeypatch):
+    from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
+
+    monkeypatch.setattr(_auth, 'HAS_GSSAPI', False)
+    with pytest.raises(ConfigurationError, match=r'auth kerberos needs the Python library gssapi .*pyspnego\[kerberos\]'):
+        auth_from_options('kerberos')
+
+
+@responses.activate
+@pytest.mark.parametrize('auth, options, expected', [('none', {}, None), ('bearer', {'token': 'tok-9'}, 'Bearer tok-9')])
+def test_netrc_credentials_never_replace_the_chosen_method(tmp_path, monkeypatch, auth, options, expected):
+    netrc = tmp_path / '.netrc'
+    netrc.write_text('machine cm.example.test login mallory password from-netrc\n')
+    netrc.chmod(0o600)
+    monkeypatch.setenv('NETRC', str(netrc))
+    responses.get(URL, json={'Status': 3})
+    make_client(auth, **options).get_request(RID)
+    assert responses.calls[0].request.headers.get('Authorization') == expected
+
+
+@responses.activate
+def test_ca_bundle_variables_do_not_override_the_options(tmp_path, monkeypatch):
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/etc/ssl/certs/ca-certificates.crt')
+    responses.get('https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID, json={'Status': 3})
+    client = CMClient('https://cm.example.test', auth_from_options('none'), validate_certs=False)
+    client.get_request(RID)
+    assert responses.calls[0].request.req_kwargs['verify'] is False
