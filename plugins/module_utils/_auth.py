@@ -3,52 +3,25 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One small class per authentication method; each checks its own options and prepares the client's HTTP session.
 
-Negotiate, Kerberos and NTLM use pyspnego for the protocol; this module only carries its tokens over HTTP.
+Negotiate, Kerberos and NTLM use pyspnego (through _spnego_http, imported only when one of them is chosen, so that
+the other methods do not pay for loading it).
 """
 
 from __future__ import annotations
 
-import base64
+import importlib.util
 import re
 import threading
-import traceback
-
-from urllib.parse import urlsplit
-
-try:
-    import spnego
-    import spnego.channel_bindings
-    import spnego.exceptions
-except ImportError:
-    spnego = None
-    SPNEGO_IMPORT_ERROR = traceback.format_exc()
-else:
-    SPNEGO_IMPORT_ERROR = None
-
-try:
-    from krb5 import Krb5Error
-except ImportError:
-    Krb5Error = None
-
-try:
-    import gssapi  # noqa: F401  pylint: disable=unused-import
-except ImportError:
-    HAS_GSSAPI = False
-else:
-    HAS_GSSAPI = True
 
 try:
     from requests.auth import AuthBase
 except ImportError:
     AuthBase = object
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-except ImportError:
-    x509 = None
-
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError, ConfigurationError
+
+HAS_SPNEGO = importlib.util.find_spec('spnego') is not None
+HAS_GSSAPI = importlib.util.find_spec('gssapi') is not None
 
 _CHALLENGE = re.compile(r'(?:^|,)\s*(Negotiate|NTLM|Kerberos|Basic|Bearer)\b(?:\s+([A-Za-z0-9+/]+=*)(?=\s*(?:,|$)))?', re.IGNORECASE)
 
@@ -167,7 +140,7 @@ class _SpnegoAuth(_Auth):
     schemes = ('Negotiate',)
 
     def validate(self):
-        if spnego is None:
+        if not HAS_SPNEGO:
             raise ConfigurationError('auth %s needs the Python library pyspnego (and gssapi for Kerberos) on the host that runs '
                                      'the module: pip install pyspnego[kerberos]' % self.name)
         if self.password and not self.username:
@@ -176,10 +149,14 @@ class _SpnegoAuth(_Auth):
             raise ConfigurationError('service_principal %r is not of the form HTTP/host.example.com' % (self.service_principal,))
 
     def configure(self, session, client):
-        session.auth = _SpnegoHTTPAuth(self)
+        from ansible_collections.mim.certificate_management.plugins.module_utils._spnego_http import SpnegoHTTPAuth
+
+        session.auth = SpnegoHTTPAuth(self)
 
     def context(self, host, channel_bindings):
         """A new pyspnego client context for one connection."""
+        import spnego
+
         service, hostname = 'HTTP', host
         if self.service_principal:
             service, hostname = self.service_principal.split('@')[0].split('/', 1)
@@ -219,89 +196,9 @@ class NtlmAuth(_SpnegoAuth):
             raise ConfigurationError('auth ntlm needs username (DOMAIN\\user or user@domain) and password')
 
 
-class _SpnegoHTTPAuth(AuthBase):
-    """A requests auth hook: on a 401 that offers a scheme we speak, run the handshake on the same kept-alive connection.
-
-    IIS authenticates the connection, so later calls on it pass without a new handshake.
-    """
-
-    def __init__(self, method):
-        self.method = method
-
-    def __call__(self, request):
-        request.register_hook('response', self.handle_401)
-        return request
-
-    def handle_401(self, response, **kwargs):
-        """Answer the challenge; return the final response (a 401 when the server refused us)."""
-        if response.status_code != 401 or getattr(response.request, 'mim_cm_handshake', False):
-            return response
-        offered = [name.lower() for name in offered_schemes(response)]
-        scheme = next((name for name in self.method.schemes if name.lower() in offered), None)
-        if scheme is None:
-            return response
-        bindings = channel_bindings(response)
-        try:
-            context = self.method.context(urlsplit(response.request.url).hostname, bindings)
-            out_token = context.step()
-            while True:
-                response = self._send_token(response, scheme, out_token, kwargs)
-                in_token = server_token(response, scheme)
-                if response.status_code != 401 or not in_token or context.complete:
-                    if in_token and not context.complete:
-                        context.step(in_token)  # mutual authentication: the server proves it holds the key
-                    return response
-                out_token = context.step(in_token)
-        except _library_errors() as exc:
-            raise AuthenticationError('%s failed before the server could accept it: %s. Check the credentials, the Kerberos '
-                                      'configuration (KRB5_CONFIG, KRB5CCNAME) and service_principal'
-                                      % (self.method.describe(), exc), url=response.request.url)
-
-    @staticmethod
-    def _send_token(response, scheme, token, kwargs):
-        response.content  # pylint: disable=pointless-statement  # read the body so the connection goes back to the pool
-        response.raw.release_conn()
-        request = response.request.copy()
-        request.headers['Authorization'] = '%s %s' % (scheme, base64.b64encode(token).decode('ascii'))
-        request.mim_cm_handshake = True
-        answer = response.connection.send(request, **kwargs)
-        answer.history.append(response)
-        answer.request = request
-        return answer
-
-
-def _library_errors():
-    """What pyspnego and the Kerberos library raise when a handshake cannot be made (bad password, no KDC, unknown SPN)."""
-    return (spnego.exceptions.SpnegoError,) + ((Krb5Error,) if Krb5Error else ())
-
-
 def offered_schemes(response):
     """The authentication schemes a 401 answer offers, in its order."""
     return [match.group(1) for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', ''))]
-
-
-def server_token(response, scheme):
-    """The server's handshake token for scheme in WWW-Authenticate, or None."""
-    for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', '')):
-        if match.group(1).lower() == scheme.lower() and match.group(2):
-            return base64.b64decode(match.group(2))
-    return None
-
-
-def channel_bindings(response):
-    """tls-server-end-point channel bindings (RFC 5929) of the connection's server certificate, for IIS Extended Protection."""
-    sock = getattr(getattr(response.raw, 'connection', None), 'sock', None)
-    getpeercert = getattr(sock, 'getpeercert', None)
-    der = getpeercert(True) if getpeercert else None
-    if not der or x509 is None:
-        return None
-    certificate = x509.load_der_x509_certificate(der)
-    algorithm = certificate.signature_hash_algorithm
-    if algorithm is None or algorithm.name in ('md5', 'sha1'):
-        algorithm = hashes.SHA256()
-    digest = hashes.Hash(algorithm)
-    digest.update(der)
-    return spnego.channel_bindings.GssChannelBindings(application_data=b'tls-server-end-point:' + digest.finalize())
 
 
 AUTH_METHODS = dict((cls.name, cls) for cls in (NegotiateAuth, KerberosAuth, NtlmAuth, BasicAuth, BearerAuth, NoAuth))

@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options, channel_bindings
+from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
 from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, HTTPStatusError
+from ansible_collections.mim.certificate_management.plugins.module_utils._spnego_http import channel_bindings
 
 RID = '9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f'
 URL = 'http://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
