@@ -1208,6 +1208,7 @@ class SimulatorServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128  # socketserver's default backlog of 5 drops SYNs when a client opens 8 connections at once
 
     def __init__(self, address: Tuple[str, int], setup: Setup, access_log: JsonLines, quiet: bool) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
