@@ -9,7 +9,7 @@ ifeq ($(origin PYTHON), undefined)
 PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
 endif
 VENV ?= .venv
-REQUIREMENTS ?= -r requirements-dev.txt -c constraints.txt
+REQUIREMENTS ?= -r requirements-dev.txt -r tools/requirements-awx.txt -c constraints.txt
 # A Python 3.12+ for the newest ansible-core, if this machine has one (never assumed): on PATH, or installed by pyenv
 # (whose shims only answer for the versions pyenv has activated).
 ifeq ($(origin NEWEST_PYTHON), undefined)
@@ -18,22 +18,27 @@ endif
 VPY := $(CURDIR)/$(VENV)/bin/python
 VBIN := $(CURDIR)/$(VENV)/bin
 BUILD ?= $(CURDIR)/build
+AWX_COLLECTIONS := $(BUILD)/awx-collections
+EE_VENV ?= $(CURDIR)/.venv-ee
 TREE := $(BUILD)/ansible_collections/mim/certificate_management
 COLLECTIONS := $(BUILD)/collections
 SIM := tools/simulator/mim_cm_simulator.py
 COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := $(BUILD)/dist/mim-certificate_management-$(COLLECTION_VERSION).tar.gz
+BUNDLE := $(BUILD)/mim-certificate_management-bundle-$(COLLECTION_VERSION).tar.gz
 PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer fault-matrix docs simulator-tests newest clean
+.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer fault-matrix docs simulator-tests newest clean \
+	ee-check bundle bundle-test
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
 	@echo "make test   - run every check (unit, sanity, lint, build, docs, integration)"
+	@echo "make bundle - the offline bundle, $(BUNDLE)"
 
-$(VENV)/.installed: requirements-dev.txt constraints.txt tools/requirements-newest.txt
+$(VENV)/.installed: requirements-dev.txt constraints.txt tools/requirements-newest.txt tools/requirements-awx.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found; run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check $(REQUIREMENTS)
@@ -68,8 +73,11 @@ sanity: tree
 	$(VPY) tools/seed_ansible_test_pip.py
 	cd $(TREE) && $(VBIN)/ansible-test sanity --venv --python $(PY_VERSION) --requirements
 
+# awx.awx (for playbooks/awx_setup.yml) comes out of the ansible community wheel pinned in tools/ee/awx-collection.txt.
 lint: tree
-	ANSIBLE_COLLECTIONS_PATH=$(BUILD) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production --offline
+	tools/ee/fetch_awx_collection.sh $(VPY) $(AWX_COLLECTIONS)
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(AWX_COLLECTIONS) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production --offline
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(AWX_COLLECTIONS) $(VBIN)/ansible-playbook --syntax-check playbooks/awx_setup.yml awx/project/finalize.yml
 
 docs-check: install
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request_status > $(BUILD)/cm_request_status.txt
@@ -122,13 +130,30 @@ fault-matrix: tree
 molecule: tree
 	$(TREE)/extensions/molecule/run.sh $(VPY)
 
-test: simulator-tests units sanity lint docs-check docs importer integration molecule newest
+# The execution environment's build context (ansible-builder create; no image: no container engine here).
+$(EE_VENV)/.installed: tools/ee/requirements.txt
+	$(PYTHON) -m venv $(EE_VENV)
+	$(EE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/ee/requirements.txt
+	touch $@
+
+ee-check: build $(EE_VENV)/.installed
+	$(EE_VENV)/bin/python tools/ee/check_ee.py $(TARBALL)
+
+# The offline bundle (collection tarball + every wheel, ansible-core included), and its install with no network.
+# kerberos: gcc and libkrb5-dev, to build the gssapi and krb5 wheels (pip's wheel cache keeps them).
+bundle: build kerberos
+	tools/bundle/build.sh $(VPY) $(TARBALL) $(BUILD)
+
+bundle-test: bundle
+	tools/bundle/test.sh $(BUNDLE) $(VPY)
+
+test: simulator-tests units sanity lint ee-check docs-check docs importer integration bundle-test molecule newest
 
 # sanity and integration again on the newest ansible-core, in its own venv, when a Python 3.12+ is here.
 newest:
 	@if [ -z "$(NEWEST_PYTHON)" ]; then echo "*** SKIPPED: no Python 3.12+ interpreter found, so the newest ansible-core was NOT tested ***"; exit 0; fi
 	@echo "== newest ansible-core on $(NEWEST_PYTHON)"
-	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) REQUIREMENTS="-r tools/requirements-newest.txt" sanity integration
+	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) REQUIREMENTS="-r tools/requirements-newest.txt -r tools/requirements-awx.txt" sanity integration
 
 clean:
-	rm -rf $(BUILD) $(VENV) $(VENV)-newest $(IMPORTER) $(DOCS_VENV)
+	rm -rf $(BUILD) $(VENV) $(VENV)-newest $(IMPORTER) $(DOCS_VENV) $(EE_VENV)

@@ -31,6 +31,7 @@ REALM = 'MIMLAB.TEST'
 DOMAIN = 'MIMLAB'
 ALICE_UUID = 'a11ce000-0000-4000-8000-000000000001'  # the TargetUserUuid of alice's requests in the cm_auth seed
 KERBEROS_TOOLS = ('krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit')
+WINDOWS_TARGETS = ('cm_auth', 'awx_runner')  # targets whose requests the Windows-authentication simulators serve
 
 
 def free_port():
@@ -131,6 +132,19 @@ def target_options(seed):
         return [str(option) for option in json.load(handle)]
 
 
+def windows_seed(work, seeds):
+    """The requests of the Windows-authentication simulators: those of cm_auth and of awx_runner (its AWX-style jobs)."""
+    requests = []
+    for target in WINDOWS_TARGETS:
+        if target in seeds:
+            with open(seeds[target], encoding='utf-8') as handle:
+                requests += json.load(handle)['requests']
+    path = os.path.join(work, 'windows-seed.json')
+    with open(path, 'w', encoding='utf-8') as handle:
+        json.dump({'requests': requests}, handle)
+    return path
+
+
 def create_realm(env, directory, users):
     """A throwaway realm with a running KDC; returns the Kerberos part of the config."""
     kdc_port = free_port()
@@ -186,10 +200,10 @@ def main(argv):
             windows += ['--keytab', auth['keytab']]
         tls = ['--tls-cert', os.path.join(pki, 'server.pem'), '--tls-key', os.path.join(pki, 'server.key')]
         # One anonymous simulator per target, with only that target's requests, so no target sees another's writes.
-        plain = dict((target, env.simulator(target, seed, target_options(seed))) for target, seed in seeds.items() if target != 'cm_auth')
+        plain = dict((target, env.simulator(target, seed, target_options(seed))) for target, seed in seeds.items() if target not in WINDOWS_TARGETS)
         for sim in plain.values():
             sim['url'] = 'http://127.0.0.1:%d' % sim['port']
-        seed = seeds['cm_auth']
+        seed = windows_seed(work, seeds)
         sims = {'windows': env.simulator('windows', seed, windows, sim_env),
                 'tls': env.simulator('tls', seed, windows + tls + ['--require-channel-binding'], sim_env),
                 'mtls': env.simulator('mtls', seed, ['--auth', 'basic', '--users', users_file] + tls + ['--client-ca', auth['ca']])}
