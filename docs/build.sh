@@ -31,6 +31,8 @@ export PATH=$venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$collections
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_CONFIG=$out/ansible.cfg
+# antsibull-docs asks git which files a collection has: inside a checkout (build/ is git-ignored) it would find none
+export GIT_CEILING_DIRECTORIES=$collections
 export ANSIBLE_NOCOLOR=1
 start=$(date +%s)
 rm -rf "$out"
