@@ -31,7 +31,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer fault-matrix docs simulator-tests newest clean \
-	ee-check bundle bundle-test
+	ee-check bundle bundle-test bench bench-smoke
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
@@ -147,7 +147,23 @@ bundle: build kerberos
 bundle-test: bundle
 	tools/bundle/test.sh $(BUNDLE) $(VPY)
 
-test: simulator-tests units sanity lint ee-check docs-check docs importer integration bundle-test molecule newest
+# The benchmark (issue 5): uri loop, module loop, batch and the plain-requests floor at N=50/200/1000, NTLM, 10k memory;
+# writes docs/benchmark.md and docs/benchmark.png. About 20 minutes on two cores.
+$(VENV)/.bench-installed: $(VENV)/.installed tools/requirements-bench.txt
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r tools/requirements-bench.txt -c constraints.txt
+	touch $@
+
+bench: install $(VENV)/.bench-installed
+	$(VPY) tools/bench/bench.py --build $(BUILD)
+
+# The same benchmark code on 5 requests, into $(BUILD)/bench-smoke: every scenario runs and is audited (no figure judged).
+bench-smoke: install $(VENV)/.bench-installed
+	rm -rf $(BUILD)/bench-smoke
+	$(VPY) tools/bench/bench.py --build $(BUILD) --sizes 5 --repeat 1 --memory-size 0 --hammer-calls 400 --out $(BUILD)/bench-smoke
+	test -s $(BUILD)/bench-smoke/benchmark.png
+	grep -q '| none | c module batch | 5 |' $(BUILD)/bench-smoke/benchmark.md
+
+test: simulator-tests units sanity lint ee-check docs-check docs importer integration bundle-test molecule bench-smoke newest
 
 # sanity and integration again on the newest ansible-core, in its own venv, when a Python 3.12+ is here.
 newest:
