@@ -8,7 +8,7 @@ python=$1
 marker=build/kerberos-unavailable
 mkdir -p build
 rm -f "$marker"
-packages="krb5-kdc krb5-admin-server krb5-user libkrb5-dev gcc"
+packages=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev gcc)
 
 unavailable() {
   echo "*** KERBEROS TIER SKIPPED: $1 ***" >&2
@@ -22,16 +22,16 @@ unavailable() {
 
 if ! { command -v krb5kdc && command -v kdb5_util && command -v kadmin.local && command -v kinit && command -v krb5-config; } >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    as_root=""
+    as_root=()
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    as_root="sudo -n"
+    as_root=(sudo -n)
   else
-    unavailable "the Debian packages $packages are missing and this user cannot install them (not root, no sudo)"
+    unavailable "the Debian packages ${packages[*]} are missing and this user cannot install them (not root, no sudo)"
   fi
-  command -v apt-get >/dev/null 2>&1 || unavailable "no apt-get here to install $packages"
-  echo "Installing $packages"
-  $as_root apt-get update -qq || unavailable "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq $packages >/dev/null || unavailable "apt-get install $packages failed"
+  command -v apt-get >/dev/null 2>&1 || unavailable "no apt-get here to install ${packages[*]}"
+  echo "Installing ${packages[*]}"
+  "${as_root[@]}" apt-get update -qq || unavailable "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null || unavailable "apt-get install ${packages[*]} failed"
 fi
 
 # gssapi and krb5 have no Linux wheels on PyPI: pip builds them once (a few minutes) and reuses its wheel cache afterwards.
