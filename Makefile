@@ -71,7 +71,7 @@ units: tree
 
 sanity: tree
 	$(VPY) tools/seed_ansible_test_pip.py
-	cd $(TREE) && $(VBIN)/ansible-test sanity --venv --python $(PY_VERSION) --requirements
+	cd $(TREE) && PATH=$(VBIN):$$PATH $(VBIN)/ansible-test sanity --venv --python $(PY_VERSION) --requirements
 
 # awx.awx (for playbooks/awx_setup.yml) comes out of the ansible community wheel pinned in tools/ee/awx-collection.txt.
 lint: tree

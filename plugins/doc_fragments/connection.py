@@ -156,6 +156,9 @@ notes:
   - "The API calls run where the module runs. Use C(delegate_to: localhost) to call MIM CM from the controller
     whatever the target host is."
   - Redirects are never followed, so that a redirected write cannot turn into a read.
+  - Proxies come from the E(HTTP_PROXY), E(HTTPS_PROXY), E(ALL_PROXY) and E(NO_PROXY) environment variables (in upper
+    or lower case) of the process running the module, read once per host. Other environment settings of the requests
+    library, such as E(REQUESTS_CA_BUNDLE) or a C(.netrc) file, are ignored; use O(ca_path) and the credential options.
 '''
 
     ACTION_GROUP = r'''

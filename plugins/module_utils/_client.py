@@ -135,6 +135,7 @@ class CMClient:
         self._cert = ((client_cert, client_key) if client_key else client_cert) if client_cert else None
         self._cookies = requests.cookies.RequestsCookieJar()
         self._local = threading.local()
+        self._proxies = {}
         self.retries = retries
         self.backoff_factor = backoff_factor
         self.retries_made = 0
@@ -155,8 +156,17 @@ class CMClient:
             session.verify = self._verify
             session.cert = self._cert
             session.cookies = self._cookies
+            # The environment (proxies) is read once per host by proxies_for, not on every call as requests would.
+            session.trust_env = False
             self.auth.configure(session, self)
         return session
+
+    def proxies_for(self, url):
+        """The proxies that HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY give url's host; read once per host."""
+        host = urlsplit(url)[:2]
+        if host not in self._proxies:
+            self._proxies[host] = requests.utils.get_environ_proxies(url)
+        return self._proxies[host]
 
     def request_url(self, request_id):
         """Return the URL of one request."""
@@ -225,9 +235,9 @@ class CMClient:
     def _send_once(self, method, url, action, json, data, params, not_found_ok, expect):
         """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
         try:
-            # verify and cert per call: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override the session's settings
             response = self.session.request(method, url, json=json, data=data, params=params, timeout=self.timeout,
-                                            allow_redirects=False, verify=self._verify, cert=self._cert)
+                                            allow_redirects=False, verify=self._verify, cert=self._cert,
+                                            proxies=self.proxies_for(url))
         except requests.exceptions.SSLError as exc:
             raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc), _tls_hint(exc)), url=url)
         except requests.exceptions.Timeout as exc:
