@@ -69,9 +69,6 @@ class NoAuth(_Auth):
 
     name = 'none'
 
-    def configure(self, session, client):
-        session.auth = _HeaderAuth(None)  # an explicit auth keeps requests from taking credentials from ~/.netrc
-
 
 class BasicAuth(_Auth):
     """HTTP Basic; only sensible over HTTPS."""
@@ -122,14 +119,13 @@ class BearerAuth(_Auth):
 
 
 class _HeaderAuth(AuthBase):
-    """Sets (or leaves out) the Authorization header; as session.auth it also keeps ~/.netrc credentials out."""
+    """Sets the Authorization header of every call."""
 
     def __init__(self, value):
         self.value = value
 
     def __call__(self, request):
-        if self.value:
-            request.headers['Authorization'] = self.value
+        request.headers['Authorization'] = self.value
         return request
 
 
@@ -196,9 +192,14 @@ class NtlmAuth(_SpnegoAuth):
             raise ConfigurationError('auth ntlm needs username (DOMAIN\\user or user@domain) and password')
 
 
+def challenges(response):
+    """The (scheme, base64 token or None) pairs of a response's WWW-Authenticate header, in its order."""
+    return [match.groups() for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', ''))]
+
+
 def offered_schemes(response):
     """The authentication schemes a 401 answer offers, in its order."""
-    return [match.group(1) for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', ''))]
+    return [scheme for scheme, _token in challenges(response)]
 
 
 AUTH_METHODS = dict((cls.name, cls) for cls in (NegotiateAuth, KerberosAuth, NtlmAuth, BasicAuth, BearerAuth, NoAuth))

@@ -156,7 +156,8 @@ class CMClient:
             session.verify = self._verify
             session.cert = self._cert
             session.cookies = self._cookies
-            # The environment (proxies) is read once per host by proxies_for, not on every call as requests would.
+            # No settings from the environment (REQUESTS_CA_BUNDLE, ~/.netrc) over the options; proxies_for reads the
+            # proxy variables once per host instead of requests reading them on every call.
             session.trust_env = False
             self.auth.configure(session, self)
         return session
@@ -236,8 +237,7 @@ class CMClient:
         """Send one call, never following a redirect (a redirected PUT would silently become a GET)."""
         try:
             response = self.session.request(method, url, json=json, data=data, params=params, timeout=self.timeout,
-                                            allow_redirects=False, verify=self._verify, cert=self._cert,
-                                            proxies=self.proxies_for(url))
+                                            allow_redirects=False, proxies=self.proxies_for(url))
         except requests.exceptions.SSLError as exc:
             raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc), _tls_hint(exc)), url=url)
         except requests.exceptions.Timeout as exc:

@@ -46,7 +46,7 @@ def connection_argument_spec():
 
 
 ENV_PREFIX = 'MIM_CM_'
-_AUTH_OPTIONS = ('username', 'password', 'service_principal', 'token', 'token_url', 'client_id', 'client_secret', 'resource')
+_AUTH_OPTIONS = sorted(set().union(*(method.uses for method in AUTH_METHODS.values())))
 
 
 def _auth_options(params):

@@ -9,7 +9,6 @@ Imported only when auth is negotiate, kerberos or ntlm (pyspnego and cryptograph
 from __future__ import annotations
 
 import base64
-import traceback
 
 from urllib.parse import urlsplit
 
@@ -17,11 +16,8 @@ try:
     import spnego
     import spnego.channel_bindings
     import spnego.exceptions
-except ImportError:
+except ImportError:  # _auth checks for pyspnego before this module is imported
     spnego = None
-    SPNEGO_IMPORT_ERROR = traceback.format_exc()
-else:
-    SPNEGO_IMPORT_ERROR = None
 
 try:
     from krb5 import Krb5Error
@@ -39,7 +35,7 @@ try:
 except ImportError:
     x509 = None
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._auth import _CHALLENGE, offered_schemes
+from ansible_collections.mim.certificate_management.plugins.module_utils._auth import challenges, offered_schemes
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError
 
 
@@ -101,9 +97,9 @@ def _library_errors():
 
 def server_token(response, scheme):
     """The server's handshake token for scheme in WWW-Authenticate, or None."""
-    for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', '')):
-        if match.group(1).lower() == scheme.lower() and match.group(2):
-            return base64.b64decode(match.group(2))
+    for offered, token in challenges(response):
+        if offered.lower() == scheme.lower() and token:
+            return base64.b64decode(token)
     return None
 
 

@@ -38,9 +38,7 @@ def status_entry(value):
     A value outside the table is never taken for a known status: it raises UnexpectedResponse.
     """
     entry = None
-    if isinstance(value, bool):
-        entry = None
-    elif isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         entry = _BY_NUMBER.get(value)
     elif isinstance(value, str):
         text = value.strip()
