@@ -159,11 +159,12 @@ class Simulator:
         with open(os.path.join(work, name + '.out'), 'wb') as output:
             self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
         deadline = time.monotonic() + 60
-        while not (os.path.exists(port_file) and open(port_file, encoding='utf-8').read().strip()):
+        while not os.path.exists(port_file):  # the simulator writes it atomically once it listens
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise BenchError('simulator %s did not start; see %s.out' % (name, os.path.join(work, name)))
             time.sleep(0.05)
-        self.port = int(open(port_file, encoding='utf-8').read())
+        with open(port_file, encoding='utf-8') as handle:
+            self.port = int(handle.read())
         self.url = 'http://127.0.0.1:%d' % self.port
 
     def cpu_seconds(self):
@@ -254,11 +255,14 @@ class Bench:
 
     def ids(self, auth, scenario, size, repetition=0):
         """The ids one run owns; the same call before and after seeding gives the same ids."""
-        return self.pool.setdefault((auth, scenario, size, repetition), [str(uuid.uuid4()) for _index in range(size)])
+        key = (auth, scenario, size, repetition)
+        if key not in self.pool:
+            self.pool[key] = [str(uuid.uuid4()) for _index in range(size)]
+        return self.pool[key]
 
     def plan(self):
-        """(auth, scenario, n, repetitions) of every run, in the order they run."""
-        args, plan = self.args, []
+        """(auth, scenario, n, repetitions) of every run, in the order they run: the no-op playbook first."""
+        args, plan = self.args, [('none', 'e', 0, self.args.repeat)]
         for size in args.sizes:
             plan += [('none', 'a', size, 1)] if size in args.loop_sizes else []
             plan += [('none', 'b', size, 1)] if size in args.loop_sizes else []
@@ -291,7 +295,10 @@ class Bench:
         tasks = {'a': 2, 'b': 1}.get(scenario, 0)
         wall, cpu = run_child(command, os.path.join(self.work, name + '.log'), 120 + 2 * tasks * len(ids) + len(ids) // 50,
                               self.ansible_env, self.work)
-        modules = [json.loads(line) for line in open(peak_log, encoding='utf-8')] if os.path.exists(peak_log) else []
+        modules = []
+        if os.path.exists(peak_log):
+            with open(peak_log, encoding='utf-8') as lines:
+                modules = [json.loads(line) for line in lines]
         return {'wall': wall, 'cpu': cpu, 'peak_mb': max([m['maxrss_kb'] for m in modules] or [0]) / 1024,
                 'module_runs': len(modules), 'module_wall': sum(m['wall'] for m in modules), 'module_cpu': sum(m['cpu'] for m in modules)}
 
@@ -567,7 +574,7 @@ def benchmark(args, work):
     started = time.monotonic()
     info = dict(machine(), load='%.2f %.2f %.2f' % os.getloadavg())
     bench = Bench(args, work)
-    plan = bench.plan() + [('none', 'e', 0, args.repeat)]
+    plan = bench.plan()
     for auth, scenario, size, repetitions in plan:
         for repetition in range(repetitions):
             bench.ids(auth, scenario, size, repetition)
@@ -590,8 +597,7 @@ def benchmark(args, work):
             throughput.append(load)
             print('  simulator alone, %d thread(s): %.0f GET/s, simulator busy %s' % (threads, load['calls'] / load['wall'], busy(load)), flush=True)
         print('== scenarios', flush=True)
-        bench.measure(sims, 'none', 'e', 0, args.repeat)
-        for auth, scenario, size, repetitions in bench.plan():
+        for auth, scenario, size, repetitions in plan:
             bench.measure(sims, auth, scenario, size, repetitions)
         for auth, sim in sims.items():
             done = set(i for key, ids in bench.pool.items() if key[0] == auth and key[1] != 'e' for i in ids)
