@@ -14,12 +14,11 @@ goes to tests/integration/integration_config.yml.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
-import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,18 +26,16 @@ import time
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIMULATOR = os.path.join(HERE, 'tools', 'simulator', 'mim_cm_simulator.py')
 TESTENV = os.path.join(HERE, 'tools', 'testenv')
+sys.path.insert(0, TESTENV)
+
+import krb5_realm  # noqa: E402  pylint: disable=wrong-import-position
+import pki  # noqa: E402  pylint: disable=wrong-import-position
+
 REALM = 'MIMLAB.TEST'
 DOMAIN = 'MIMLAB'
 ALICE_UUID = 'a11ce000-0000-4000-8000-000000000001'  # the TargetUserUuid of alice's requests in the cm_auth seed
 KERBEROS_TOOLS = ('krb5kdc', 'kdb5_util', 'kadmin.local', 'kinit')
 WINDOWS_TARGETS = ('cm_auth', 'awx_runner')  # targets whose requests the Windows-authentication simulators serve
-
-
-def free_port():
-    """A port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(path, process, what):
@@ -53,28 +50,15 @@ def wait_for(path, process, what):
     raise SystemExit('%s did not get ready within 20 s' % what)
 
 
-def wait_for_port(port, process, what):
-    """Wait (bounded) until something listens on a TCP port."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit('%s exited with %s before it was ready' % (what, process.returncode))
-        with socket.socket() as sock:
-            if sock.connect_ex(('127.0.0.1', port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit('%s did not listen on port %s within 20 s' % (what, port))
-
-
 def kerberos_unavailable():
     """Why the Kerberos tier cannot run here, or None when it can."""
     marker = os.path.join(HERE, 'build', 'kerberos-unavailable')
     if os.path.exists(marker):
         return open(marker, encoding='utf-8').read().strip()
-    missing = [tool for tool in KERBEROS_TOOLS if not shutil.which(tool) and not os.path.exists('/usr/sbin/' + tool)]
+    missing = krb5_realm.missing_tools(KERBEROS_TOOLS)
     if missing:
         return 'missing %s (run make kerberos)' % ', '.join(missing)
-    if subprocess.run([sys.executable, '-c', 'import gssapi'], capture_output=True, check=False).returncode:
+    if importlib.util.find_spec('gssapi') is None:
         return 'the Python library gssapi is not installed (run make kerberos)'
     return None
 
@@ -99,9 +83,7 @@ class Environment:
         command = [sys.executable, SIMULATOR, '--port', '0', '--port-file', base + '.port', '--seed', seed,
                    '--audit-log', base + '.audit.jsonl', '--access-log', base + '.access.jsonl', '--quiet'] + options
         process = self.start(name, command, env)
-        port = wait_for(base + '.port', process, 'simulator ' + name)
-        for log in ('.audit.jsonl', '.access.jsonl'):
-            open(base + log, 'a', encoding='utf-8').close()
+        port = wait_for(base + '.port', process, 'simulator ' + name)  # it has opened (created) both logs by then
         return {'port': port, 'audit_log': base + '.audit.jsonl', 'access_log': base + '.access.jsonl'}
 
     def stop(self):
@@ -146,21 +128,17 @@ def windows_seed(work, seeds):
 
 
 def create_realm(env, directory, users):
-    """A throwaway realm with a running KDC; returns the Kerberos part of the config."""
-    kdc_port = free_port()
-    command = [sys.executable, os.path.join(TESTENV, 'krb5_realm.py'), 'create', directory, '--realm', REALM,
-               '--kdc-port', str(kdc_port), '--service', 'HTTP/localhost']
-    for name, password in users.items():
-        command += ['--user', '%s:%s' % (name, password)]
-    exports = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    variables = dict(re.findall(r'^export (\w+)=(.*)$', exports, re.MULTILINE))
-    kdc = env.start('kdc', [sys.executable, os.path.join(TESTENV, 'krb5_realm.py'), 'run', directory])
-    wait_for_port(kdc_port, kdc, 'the KDC')
-    dead_config = os.path.join(directory, 'krb5-kdc-down.conf')
-    with open(variables['KRB5_CONFIG'], encoding='utf-8') as source, open(dead_config, 'w', encoding='utf-8') as target:
-        target.write(source.read().replace('127.0.0.1:%d' % kdc_port, '127.0.0.1:%d' % free_port()))
-    return {'krb5_config': variables['KRB5_CONFIG'], 'krb5_dead_config': dead_config, 'keytab': variables['KRB5_KTNAME'].replace('FILE:', '', 1),
-            'ccache': 'FILE:' + os.path.join(directory, 'ansible-ccache')}
+    """A throwaway realm with a running KDC (stopped with the others); returns the Kerberos part of the config."""
+    realm = krb5_realm.create_realm(krb5_realm.Realm(directory, REALM, krb5_realm.free_port()), users, ['HTTP/localhost'])
+    try:
+        env.processes.append(('kdc', krb5_realm.start_kdc(realm, wait=20)))
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from exc
+    dead_config = realm.path('krb5-kdc-down.conf')  # the same realm, but its KDC port has nothing listening
+    with open(dead_config, 'w', encoding='utf-8') as handle:
+        handle.write(krb5_realm.krb5_conf(realm._replace(kdc_port=krb5_realm.free_port())))
+    return {'krb5_config': realm.env()['KRB5_CONFIG'], 'krb5_dead_config': dead_config, 'keytab': realm.keytab,
+            'ccache': 'FILE:' + realm.path('ansible-ccache')}
 
 
 def main(argv):
@@ -170,14 +148,12 @@ def main(argv):
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     seeds = target_seeds(tree)
-    pki = os.path.join(work, 'pki')
-    subprocess.run([sys.executable, os.path.join(TESTENV, 'pki.py'), pki], check=True, stdout=subprocess.DEVNULL)
+    certs = pki.create_pki(os.path.join(work, 'pki'))
 
     passwords = {'alice': 'A1-' + secrets.token_urlsafe(12), 'bob': 'B2-' + secrets.token_urlsafe(12)}
     auth = {'domain': DOMAIN, 'realm': REALM, 'passwords': passwords, 'client_id': 'ansible-provisioning',
             'client_secret': 'S3-' + secrets.token_urlsafe(16), 'static_token': 'T4-' + secrets.token_urlsafe(24),
-            'ca': os.path.join(pki, 'ca.pem'), 'other_ca': os.path.join(pki, 'other-ca.pem'),
-            'client_cert': os.path.join(pki, 'client.pem'), 'client_key': os.path.join(pki, 'client.key')}
+            'ca': certs['ca.pem'], 'other_ca': certs['other-ca.pem'], 'client_cert': certs['client.pem'], 'client_key': certs['client.key']}
     users = {'users': {'alice': {'password': passwords['alice'], 'rights': ['read', 'write'], 'uuid': ALICE_UUID},
                        'bob': {'password': passwords['bob'], 'rights': ['read']}},
              'clients': {auth['client_id']: {'secret': auth['client_secret'], 'user': 'alice'}},
@@ -198,7 +174,7 @@ def main(argv):
             auth.update(create_realm(env, os.path.join(work, 'krb5'), passwords), kerberos=True)
             sim_env.update(KRB5_CONFIG=auth['krb5_config'])
             windows += ['--keytab', auth['keytab']]
-        tls = ['--tls-cert', os.path.join(pki, 'server.pem'), '--tls-key', os.path.join(pki, 'server.key')]
+        tls = ['--tls-cert', certs['server.pem'], '--tls-key', certs['server.key']]
         # One anonymous simulator per target, with only that target's requests, so no target sees another's writes.
         plain = dict((target, env.simulator(target, seed, target_options(seed))) for target, seed in seeds.items() if target not in WINDOWS_TARGETS)
         for sim in plain.values():

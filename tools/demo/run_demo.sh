@@ -14,7 +14,6 @@ for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { cat "$work/simulator.out"; echo "the simulator did not start" >&2; exit 1; }
 MIM_CM_URL="http://127.0.0.1:$(cat "$work/port")"
 export MIM_CM_URL
-touch "$work/audit.jsonl"
 echo "== MIM CM simulator (PID $sim_pid) at $MIM_CM_URL"
 
 run() { "$bin/ansible-playbook" -i localhost, "$here/complete_requests.yml" "$@"; }

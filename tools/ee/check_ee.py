@@ -76,6 +76,11 @@ def read(path):
         return handle.read()
 
 
+def requirement_lines(text):
+    """The requirements of a pip or bindep file: no blank or comment lines, no trailing comments, no surrounding blanks."""
+    return [line.split('#')[0].strip() for line in text.splitlines() if line.strip() and not line.startswith('#')]
+
+
 def packages(bindep_text, profiles):
     """The package names that bindep selects for these profiles (as `bindep -l newline PROFILE...` would)."""
     depends = Depends(bindep_text)
@@ -142,14 +147,14 @@ def introspect(checks, work, copied):
     if not checks.check(result.returncode == 0, 'introspect.py of the context reads the collection', result.stdout + result.stderr):
         return ''
     pip_text = read(pip_out) if os.path.exists(pip_out) else ''
-    pip_lines = [line.split('#')[0].strip() for line in pip_text.splitlines() if line.strip() and not line.startswith('#')]
+    pip_lines = requirement_lines(pip_text)
     wanted = ['requests>=2.25', 'pyspnego>=0.10', 'pyspnego[kerberos]>=0.10']
     checks.check(sorted(pip_lines) == sorted(wanted), 'Python requirements of the image: %s' % ', '.join(wanted), repr(pip_lines))
     tagged = all(line.endswith('# from collection %s' % COLLECTION) for line in pip_text.splitlines() if line.strip())
     checks.check(tagged, 'each Python requirement is attributed to %s' % COLLECTION)
     bindep_text = read(bindep_out) if os.path.exists(bindep_out) else ''
-    own = [line for line in read(os.path.join(ROOT, 'bindep.txt')).splitlines() if line.strip() and not line.startswith('#')]
-    found = [line.split('#')[0].strip() for line in bindep_text.splitlines() if line.strip() and not line.startswith('#')]
+    own = requirement_lines(read(os.path.join(ROOT, 'bindep.txt')))
+    found = requirement_lines(bindep_text)
     checks.check(found == own, 'system requirements of the image: every line of bindep.txt (%d)' % len(own), repr(found))
     return bindep_text
 

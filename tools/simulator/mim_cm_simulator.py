@@ -60,7 +60,6 @@ FIELD_ORDER = ("Uuid", "RequestType", "Status", "Flags", "DataCollection", "Data
                "TargetUserUuid", "Submitted", "Completed", "NewProfileUuid", "OldProfileUuid", "NewSmartcardUuid",
                "OldSmartcardUuid", "Priority", "Comment", "ProfileTemplateUuid", "SecurityDescriptor", "IsSmartcard",
                "IsEnrollmentAgent", "IsDataCollectionComplete")
-SIMULATOR_CHOICES = {"error": (403, 500), "error_on": ("get", "put", "any"), "put_response": (200, 204), "status_format": ("number", "name")}
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html"
 MAX_BODY = 1 << 20
@@ -77,6 +76,7 @@ FAULT_KINDS = ("503", "502", "504", "429", "408", "html", "delay", "reset_before
 TRANSIENT_FAULTS = FAULT_KINDS[:10]
 APPLYING_FAULTS = ("delay", "reset_after", "malformed_json")
 FAULT_METHODS = ("get", "put", "any")
+SIMULATOR_CHOICES = {"error": (403, 500), "error_on": FAULT_METHODS, "put_response": (200, 204), "status_format": ("number", "name")}
 REDIRECT_ORIGIN = "https://cm-other.example.test"
 # Query parameters whose values never reach a log (a client may misplace a secret in the URL).
 SECRET_PARAMS = re.compile(r"\b((?:client_secret|password|access_token|refresh_token|id_token|client_assertion|assertion|code)=)[^&\s'\"]*",
@@ -435,9 +435,10 @@ def complete_request(raw: Dict[str, Any], where: str) -> Dict[str, Any]:
     request.update(given)
     for name in FIELD_ORDER:
         if name.endswith("Uuid"):
-            if canonical_guid(request[name]) is None:
+            guid = canonical_guid(request[name])
+            if guid is None:
                 raise ValueError("%s: %s %r is not a GUID" % (where, name, request[name]))
-            request[name] = canonical_guid(request[name])
+            request[name] = guid
     try:
         request["Status"] = parse_status(request["Status"])
         request["RequestType"] = parse_request_type(request["RequestType"])
@@ -458,7 +459,7 @@ def load_entries(data: Any, source: str) -> Dict[str, Entry]:
         raw = dict(raw)
         sim = check_simulator_settings(raw.pop("_simulator", {}), where)
         request = complete_request(raw, where)
-        key = canonical_guid(request["Uuid"])
+        key = request["Uuid"]  # canonical: complete_request canonicalised it
         if key in entries:
             raise ValueError("%s: duplicate Uuid %s" % (where, request["Uuid"]))
         entries[key] = Entry(request, sim)
@@ -635,12 +636,12 @@ class SpnegoScheme:
     401 legs, and once complete the connection stays authenticated for later calls without Authorization.
     """
 
-    def __init__(self, name: str, directory: Directory, channel_bindings: Any) -> None:
+    def __init__(self, name: str, directory: Directory, channel_bindings: Any, spnego: Any) -> None:
         self.name = name
         self.header = "Negotiate" if name == "negotiate" else "NTLM"
         self.directory = directory
         self.channel_bindings = channel_bindings
-        self.spnego = load_spnego()
+        self.spnego = spnego  # the module from load_spnego(), loaded once by build()
 
     def challenge(self) -> str:
         """The WWW-Authenticate value offered on 401."""
@@ -942,7 +943,7 @@ class Api:
                 self.log_write("refused", method, request_id, (current, None), reply, auth.user, reason)
         return reply
 
-    def get_one(self, request_id: str, user: Optional[str]) -> Reply:
+    def get_one(self, request_id: str) -> Reply:
         """GET /requests/{id}: 200 with the object, 204 when unknown."""
         with self.lock:
             entry = self.entries.get(request_id)
@@ -967,7 +968,7 @@ class Api:
         with self.lock:
             found = [self.render(e) for e in self.entries.values()
                      if (status is None or e.request["Status"] == status)
-                     and (target is None or (wanted is not None and canonical_guid(e.request["TargetUserUuid"]) == wanted))]
+                     and (target is None or (wanted is not None and e.request["TargetUserUuid"] == wanted))]
         return json_reply(200, found) if found else Reply(204)
 
     def create(self, body: bytes, user: Optional[str]) -> Reply:
@@ -1135,7 +1136,7 @@ class Handler(BaseHTTPRequestHandler):
             if request_id is None:
                 return message_reply(400, "The request is invalid. The id is not a GUID.")
             if self.command == "GET":
-                return Call("get", request_id, lambda: api.forbidden(auth, "read", "GET", request_id) or api.get_one(request_id, auth.user))
+                return Call("get", request_id, lambda: api.forbidden(auth, "read", "GET", request_id) or api.get_one(request_id))
             if self.command == "PUT":
                 return Call("put", request_id, lambda: api.forbidden(auth, "write", "PUT", request_id) or api.put(request_id, body, auth.user))
             return method_not_allowed(self.command)
@@ -1349,7 +1350,7 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
     config = Config(put_response=args.put_response, status_format=args.status_format, transitions=load_transitions(args.transitions),
                     create_status=create_status, api_disabled=args.api_disabled, users=directory.users, state_path=args.state,
                     faults=fault_settings(args))
-    bindings, temp_dir = None, None
+    spnego, bindings, temp_dir = None, None, None
     if spnego_names:
         spnego = load_spnego()
         if args.require_channel_binding:
@@ -1361,7 +1362,7 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
         if temp_dir is None and "ntlm" in names:
             raise ValueError("--auth ntlm: no user in --users has a password")
     schemes = [BasicScheme(directory) if name == "basic" else BearerScheme(directory) if name == "bearer"
-               else SpnegoScheme(name, directory, bindings) for name in names]
+               else SpnegoScheme(name, directory, bindings, spnego) for name in names]
     api = Api(config, entries, audit)
     with api.lock:
         api.save()

@@ -204,14 +204,13 @@ def jobs(config):
     auth = config['mim_cm_auth']
     windows = auth['audit_logs']['windows']
     ntlm_ids = [REQUEST % n for n in ('101', '102', '103')]
+    # The check-mode job and the real one use the same credential and survey answers (nothing mutates them).
+    ntlm_inputs = dict(url=auth['windows_url'], auth='ntlm', username='%s\\alice' % auth['domain'], password=auth['passwords']['alice'])
+    ntlm_answers = dict(cm_request_ids='%s\n{%s}\n%s' % (ntlm_ids[0], ntlm_ids[1].upper(), ntlm_ids[2]))
     return [
-        dict(ident='ntlm-check', title='NTLM, job type check (prompted at launch), verbosity 3',
-             inputs=dict(url=auth['windows_url'], auth='ntlm', username='%s\\alice' % auth['domain'], password=auth['passwords']['alice']),
-             answers=dict(cm_request_ids='%s\n{%s}\n%s' % (ntlm_ids[0], ntlm_ids[1].upper(), ntlm_ids[2])),
+        dict(ident='ntlm-check', title='NTLM, job type check (prompted at launch), verbosity 3', inputs=ntlm_inputs, answers=ntlm_answers,
              cmdline='--check --diff -vvv', audit_log=windows, writes=[], stdout='%s: Approved -> Completed (would change)' % ntlm_ids[0]),
-        dict(ident='ntlm', title='NTLM, verbosity 3',
-             inputs=dict(url=auth['windows_url'], auth='ntlm', username='%s\\alice' % auth['domain'], password=auth['passwords']['alice']),
-             answers=dict(cm_request_ids='%s\n{%s}\n%s' % (ntlm_ids[0], ntlm_ids[1].upper(), ntlm_ids[2])),
+        dict(ident='ntlm', title='NTLM, verbosity 3', inputs=ntlm_inputs, answers=ntlm_answers,
              cmdline='-vvv', audit_log=windows, writes=[(rid, 'Completed') for rid in ntlm_ids],
              stdout='%s: Approved -> Completed (changed)' % ntlm_ids[2]),
         dict(ident='basic-https', title='Basic over HTTPS, the CA bundle from the credential (file injector)',
@@ -276,16 +275,17 @@ def run_job(job, work, collections, definitions):
 
 
 def leaks(work, secrets):
-    """Every file under work that holds a secret: {relative path: [secret names]}."""
-    found = {}
+    """Scan every file under work: (the paths scanned, {relative path: [secret names]} for those that hold a secret)."""
+    scanned, found = [], {}
     for root, _dirs, names in os.walk(work):
         for name in names:
             path = os.path.join(root, name)
+            scanned.append(path)
             text = read(path)
             hits = sorted(secret for secret, value in secrets.items() if value in text)
             if hits:
                 found[os.path.relpath(path, work)] = hits
-    return found
+    return scanned, found
 
 
 def main(argv):
@@ -314,8 +314,7 @@ def main(argv):
     print('what a private data directory holds after the job: %s, artifacts/%s/job_events/*.json' % (', '.join(files), launched[0]['ident']))
     secrets = {'alice password': auth['passwords']['alice'], 'static token': auth['static_token'],
                'bob password': auth['passwords']['bob'], 'client secret': auth['client_secret']}
-    found = leaks(work, secrets)
-    scanned = [os.path.join(root, name) for root, _dirs, names in os.walk(work) for name in names]
+    scanned, found = leaks(work, secrets)
     events = [path for path in scanned if os.sep + 'job_events' + os.sep in path]
     print('scanned %d files (%d bytes, %d job events) for %d secrets' % (len(scanned), sum(os.path.getsize(p) for p in scanned), len(events), len(secrets)))
     for path, hits in sorted(found.items()):
@@ -329,8 +328,8 @@ def main(argv):
         expected[os.path.join(name, 'artifacts', job['ident'], 'command')] = [secret]
         if not job.get('secrets_in_process_env'):
             expected[os.path.join(name, 'env', 'envvars')] = [secret]
+    # Exactly these files, so none in job_events, artifacts/*/stdout or *.runner-output.txt.
     check(found == expected, 'secrets are in %s, expected exactly in %s' % (sorted(found), sorted(expected)))
-    check(not any(path for path in found if 'job_events' in path or path.endswith(('stdout', 'runner-output.txt'))), 'a secret in the output')
     check(len(events) > 20, 'too few job events to prove anything')
     passed('no secret in the output of ansible-runner, in artifacts/*/stdout or in any of the %d job events' % len(events))
 
