@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
 from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, HTTPStatusError
@@ -137,8 +138,6 @@ def test_auth_options_are_checked_before_any_call(auth, options, message):
 
 
 def test_service_principal_overrides_the_url_host(monkeypatch):
-    from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
-
     monkeypatch.setattr(_auth, 'HAS_GSSAPI', True)
     method = auth_from_options('kerberos', service_principal='HTTP/cm-alias.mimlab.test@MIMLAB.TEST')
     seen = {}
@@ -146,11 +145,8 @@ def test_service_principal_overrides_the_url_host(monkeypatch):
     def fake_client(username, password, hostname, service, channel_bindings, protocol):
         seen.update(hostname=hostname, service=service, protocol=protocol)
 
-    original, spnego.client = spnego.client, fake_client
-    try:
-        method.context('cm.example.test', None)
-    finally:
-        spnego.client = original
+    monkeypatch.setattr(spnego, 'client', fake_client)
+    method.context('cm.example.test', None)
     assert seen == {'hostname': 'cm-alias.mimlab.test', 'service': 'HTTP', 'protocol': 'kerberos'}
 
 
@@ -208,8 +204,6 @@ def test_concurrent_workers_share_one_adfs_token():
 
 
 def test_kerberos_without_gssapi_is_a_configuration_error(monkeypatch):
-    from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
-
     monkeypatch.setattr(_auth, 'HAS_GSSAPI', False)
     with pytest.raises(ConfigurationError, match=r'auth kerberos needs the Python library gssapi .*pyspnego\[kerberos\]'):
         auth_from_options('kerberos')

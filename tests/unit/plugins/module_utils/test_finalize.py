@@ -9,8 +9,6 @@ import json
 import pytest
 import responses
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
     FinalStatusConflict,
     RequestNotFound,
@@ -20,11 +18,6 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._finali
 
 RID = '0d6c2c4e-8d5f-4b1a-a1f3-3c9e7b2d5a10'
 URL = 'https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
-
-
-@pytest.fixture
-def client():
-    return CMClient('https://cm.example.test', auth_from_options('none'), sleep=lambda seconds: None)
 
 
 def writes():

@@ -22,20 +22,14 @@ RID = '5d2c9a10-7e3b-4f1a-9c8d-2b6e0f4a1c37'
 URL = 'https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
 
 
-class Waits(list):
-    """Records the waits the client asks for."""
-
-    def __call__(self, seconds):
-        self.append(seconds)
-
-
 @pytest.fixture
 def waits():
-    return Waits()
+    """Records the waits the client asks for (make_client passes its append as the client's sleep)."""
+    return []
 
 
 def make_client(waits, **options):
-    return CMClient('https://cm.example.test', auth_from_options('none'), sleep=waits, **options)
+    return CMClient('https://cm.example.test', auth_from_options('none'), sleep=waits.append, **options)
 
 
 def methods():
@@ -136,22 +130,17 @@ def test_a_race_lost_to_another_run_is_no_change(waits):
 
 
 @responses.activate
-def test_a_refusal_is_reported_when_the_request_is_not_there(waits):
-    responses.get(URL, json={'Status': 1})
-    responses.put(URL, status=500, json={'Message': 'Request cannot move from status Pending to status Abandoned.'})
-    responses.get(URL, json={'Status': 1})
-    with pytest.raises(HTTPStatusError, match='cannot move from status Pending'):
-        finalize_request(make_client(waits), RID, 'Abandoned')
-    assert methods() == ['GET', 'PUT', 'GET']
-
-
-@responses.activate
-def test_a_request_finalized_otherwise_meanwhile_is_a_conflict(waits):
-    responses.get(URL, json={'Status': 3})
-    responses.put(URL, status=502)
-    responses.get(URL, json={'Status': 6})
-    with pytest.raises(FinalStatusConflict, match='became Canceled while this run was marking it Completed'):
-        finalize_request(make_client(waits), RID, 'Completed')
+@pytest.mark.parametrize('before, put, after, wanted, error, message', [
+    (1, {'status': 500, 'json': {'Message': 'Request cannot move from status Pending to status Abandoned.'}}, 1, 'Abandoned',
+     HTTPStatusError, 'cannot move from status Pending'),
+    (3, {'status': 502}, 6, 'Completed', FinalStatusConflict, 'became Canceled while this run was marking it Completed'),
+], ids=['refusal_reported_when_the_request_is_not_there', 'finalized_otherwise_meanwhile_is_a_conflict'])
+def test_a_failed_write_is_judged_by_reading_the_request_back(waits, before, put, after, wanted, error, message):
+    responses.get(URL, json={'Status': before})
+    responses.put(URL, **put)
+    responses.get(URL, json={'Status': after})
+    with pytest.raises(error, match=message):
+        finalize_request(make_client(waits), RID, wanted)
     assert methods() == ['GET', 'PUT', 'GET']
 
 

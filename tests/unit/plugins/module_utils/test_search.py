@@ -9,8 +9,6 @@ import datetime
 import pytest
 import responses
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
     ConfigurationError,
     RequestNotFound,
@@ -23,11 +21,6 @@ BASE = 'https://cm.example.test/CertificateManagement/api/v1.0/requests'
 OLD = {'Uuid': 'aaaaaaaa-0000-4000-8000-000000000001', 'Status': 1, 'Submitted': '2020-01-02T03:04:05.1234567'}
 NEW = {'Uuid': 'aaaaaaaa-0000-4000-8000-000000000002', 'Status': 3, 'Submitted': '2099-01-01T00:00:00'}
 UTC = datetime.timezone.utc
-
-
-@pytest.fixture
-def client():
-    return CMClient('https://cm.example.test', auth_from_options('none'))
 
 
 @pytest.mark.parametrize('text, expected', [

@@ -12,8 +12,10 @@ from ansible.module_utils.testing import patch_module_args
 
 
 def run_module(main, capsys, **args):
-    """Run main with args (url defaults to a test address); return (exit code, parsed result)."""
+    """Run main with args (url defaults to a test address; url=None leaves it out); return (exit code, parsed result)."""
     args.setdefault('url', 'http://cm.example.test')
+    if args['url'] is None:
+        del args['url']
     with patch_module_args(args), pytest.raises(SystemExit) as caught:
         main()
     return caught.value.code, json.loads(capsys.readouterr().out)

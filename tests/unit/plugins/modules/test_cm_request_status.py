@@ -9,8 +9,6 @@ import json
 import pytest
 import responses
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.mim.certificate_management.plugins.modules import cm_request_status
 from ansible_collections.mim.certificate_management.tests.unit.plugins.modules.module_runner import run_module
 
@@ -67,9 +65,7 @@ def test_connection_comes_from_the_environment(capsys, monkeypatch):
     monkeypatch.setenv('MIM_CM_VALIDATE_CERTS', 'false')
     env_url = 'https://env.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
     responses.get(env_url, json={'Uuid': RID, 'Status': 8})
-    with patch_module_args({'request_id': RID, 'status': 'completed'}), pytest.raises(SystemExit):
-        cm_request_status.main()
-    result = json.loads(capsys.readouterr().out)
+    result = run(capsys, request_id=RID, status='completed', url=None)[1]
     assert result['changed'] is False
     assert responses.calls[0].request.headers['Authorization'] == 'Bearer env-token-value'
     assert 'env-token-value' not in json.dumps(result)
@@ -82,13 +78,6 @@ def test_password_over_plain_http_warns_and_never_shows(capsys):
     assert code == 0
     assert 'plain http://' in json.dumps(result.get('warnings')), result
     assert 'Pa55-word!' not in json.dumps(result)
-
-
-@responses.activate
-def test_missing_ca_file_fails_before_any_call(capsys, tmp_path):
-    code, result = run(capsys, request_id=RID, status='completed', ca_path=str(tmp_path / 'absent.pem'))
-    assert code == 1 and 'ca_path' in result['msg']
-    assert len(responses.calls) == 0
 
 
 def batch_url(index):
@@ -135,8 +124,10 @@ def test_batch_check_mode_writes_nothing(capsys):
     ({'request_ids': [RID], 'concurrency': 0}, 'concurrency must be between 1 and 64'),
     ({'request_ids': [RID], 'request_id': RID}, 'mutually exclusive'),
     ({}, 'one of the following is required: request_id, request_ids'),
+    ({'request_id': RID, 'ca_path': '/nonexistent/mim-cm-test/absent.pem'}, 'ca_path'),
+    ({'request_id': RID, 'auth': 'bearer', 'token': 'task-token-value', 'username': 'alice'}, 'auth is bearer, which does not use username'),
 ])
-def test_batch_options_fail_before_any_call(capsys, args, message):
+def test_bad_options_fail_before_any_call(capsys, args, message):
     code, result = run(capsys, status='completed', **args)
     assert code == 1 and message in result['msg']
     assert len(responses.calls) == 0
@@ -150,10 +141,3 @@ def test_credentials_injected_for_another_method_are_ignored(capsys, monkeypatch
     code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='task-token-value')
     assert code == 0, result
     assert responses.calls[0].request.headers['Authorization'] == 'Bearer task-token-value'
-
-
-@responses.activate
-def test_credentials_given_to_the_task_for_another_method_are_an_error(capsys):
-    code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='task-token-value', username='alice')
-    assert code == 1 and 'auth is bearer, which does not use username' in result['msg']
-    assert len(responses.calls) == 0
