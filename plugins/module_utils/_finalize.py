@@ -11,58 +11,86 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
 from ansible_collections.mim.certificate_management.plugins.module_utils._status import is_final, request_status
 
 
-def finalize_request(client, request_id, wanted, check_mode=False, diff=False):
-    """Bring request_id to the final status wanted and return the module result for it.
+def finalize_request(client, request_id, action, check_mode=False, diff=False):
+    """Bring request_id to the outcome of action (a FinalAction) and return the module result for it.
 
-    The transition itself is the server's decision: a refusal comes back as the server's error.
+    The request is done when it reads action.reaches (Failed after an abandon). The transition itself is the server's
+    decision: a refusal comes back as the server's error.
     """
     url = client.request_url(request_id)
     before = client.get_request(request_id)
     previous = request_status(before, url)
+    wanted = action.reaches
     result = {'changed': False, 'request_id': request_id, 'previous_status': previous, 'status': previous, 'request': before}
     if diff:
         result['diff'] = status_diff(request_id, previous, wanted)
     if previous == wanted:
         return result
     if is_final(previous):
-        raise FinalStatusConflict('request %s is already %s, a final status, so it cannot be marked %s; '
-                                  'nothing was changed' % (request_id, previous, wanted), url=url)
+        raise FinalStatusConflict('request %s is already %s, a final status, so it cannot be %s; nothing was changed'
+                                  % (request_id, previous, action.verb), url=url)
     result.update(changed=True, status=wanted)
     if check_mode:
         return result
-    after, changed = _write(client, request_id, wanted, url)
-    reached = request_status(after, url)
+    after, changed = _write(client, request_id, action, url)
+    reached = _status_after_write(after, request_id, url)
     if reached != wanted:
-        raise UnexpectedResponse('the server accepted marking request %s %s, but the request now reads %s'
-                                 % (request_id, wanted, reached), url=url)
+        raise UnexpectedResponse('the server accepted that request %s be %s, but the request now reads %s'
+                                 % (request_id, action.verb, reached), url=url)
     result.update(request=after, changed=changed)
     return result
 
 
-def _write(client, request_id, wanted, url):
-    """PUT the status; return (Request object after, whether this run changed it).
+def _write(client, request_id, action, url):
+    """PUT the action; return (Request object after, whether this run changed it).
 
     When a PUT fails, the request is read again before anything else: a write whose answer was lost (timeout, reset,
-    unreadable body) may have happened, and a concurrent run may have finished the request first. Only the status
+    unreadable body) may have happened, and a concurrent run may have finished the request first. Only the action
     asked for is ever sent.
     """
     attempt = 0
     while True:
         try:
-            after = client.set_request_status(request_id, wanted)
-            return (after if after is not None else client.get_request(request_id)), True
+            after = client.set_request_status(request_id, action.put_value)
         except MimCmError as exc:
-            current = client.get_request(request_id)
-            if request_status(current, url) == wanted:
+            current = _read_after_write(client, request_id, url)
+            reached = _status_after_write(current, request_id, url)
+            if reached == action.reaches:
                 # a lost answer to our own write (changed), or a refusal because another run got there first (not ours)
                 return current, exc.retryable
             if not exc.retryable or attempt >= client.retries:
                 raise
-            if is_final(request_status(current, url)):
-                raise FinalStatusConflict('request %s became %s while this run was marking it %s; nothing was changed'
-                                          % (request_id, request_status(current, url), wanted), url=url)
+            if is_final(reached):
+                raise FinalStatusConflict('request %s became %s while this run was retrying, so it cannot be %s; '
+                                          'nothing was changed' % (request_id, reached, action.verb), url=url)
             client.pause(attempt, exc.retry_after)
             attempt += 1
+            continue
+        return (after if after is not None else _read_after_write(client, request_id, url)), True
+
+
+def _read_after_write(client, request_id, url):
+    """GET the request after a write was sent; a failure here leaves the write's outcome unknown, and says so."""
+    try:
+        return client.get_request(request_id)
+    except MimCmError as exc:
+        raise _outcome_unknown(exc, request_id, url)
+
+
+def _status_after_write(request, request_id, url):
+    """The status a request reads after a write was sent; one the table does not know leaves the outcome unknown."""
+    try:
+        return request_status(request, url)
+    except MimCmError as exc:
+        raise _outcome_unknown(exc, request_id, url)
+
+
+def _outcome_unknown(exc, request_id, url):
+    """The same error, its message saying that the write it follows may have been applied."""
+    exc.msg = '%s; the write may have been applied: re-read request %s' % (exc.msg, request_id)
+    exc.args = (exc.msg,)
+    exc.url = exc.url or url
+    return exc
 
 
 def status_diff(request_id, before, after):
@@ -70,7 +98,7 @@ def status_diff(request_id, before, after):
     return {'before': {'status': before}, 'after': {'status': after}, 'before_header': request_id, 'after_header': request_id}
 
 
-def finalize_many(client, request_ids, wanted, check_mode=False, diff=False, concurrency=8):
+def finalize_many(client, request_ids, action, check_mode=False, diff=False, concurrency=8):
     """Finalize each id once (duplicates dropped, order kept), at most `concurrency` at a time over the client's sessions.
 
     A failing id does not stop the others: its entry carries failed, msg and the HTTP facts instead of a result.
@@ -79,7 +107,7 @@ def finalize_many(client, request_ids, wanted, check_mode=False, diff=False, con
 
     def one(request_id):
         try:
-            return finalize_request(client, request_id, wanted, check_mode, diff)
+            return finalize_request(client, request_id, action, check_mode, diff)
         except MimCmError as exc:
             return dict(exc.to_result(), request_id=request_id, failed=True, changed=False)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import RequestNotFound, UnexpectedResponse
 from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_before_cutoff
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import request_status
+from ansible_collections.mim.certificate_management.plugins.module_utils._status import REPORT_HINT, request_status
 
 STATUS_NAME_KEY = 'status_name'
 
@@ -40,3 +40,10 @@ def _status_name_or_none(request):
         return request_status(request)
     except UnexpectedResponse:
         return None
+
+
+def unknown_status_warning(request):
+    """The warning for a request listed with status_name None: what the server sent and how to report it."""
+    fields = {str(key).lower(): value for key, value in request.items()}
+    return 'request %s has the status %r, which is not in the MIM CM status table, so its status_name is null; %s' % (
+        fields.get('uuid'), fields.get('status'), REPORT_HINT)

@@ -38,9 +38,10 @@ options:
     description:
       - Only requests in these statuses. The server is searched once per status.
       - Without O(request_id) and O(status), every request the account may see is read.
+      - An abandoned request reads V(failed).
     type: list
     elements: str
-    choices: [none, pending, denied, approved, executing, failed, canceled, abandoned, completed]
+    choices: [none, approved, denied, completed, failed, pending, canceled, executing]
     version_added: 0.1.0
   target_user:
     description:
@@ -95,8 +96,9 @@ requests:
   contains:
     status_name:
       description:
-        - The canonical name of the request's C(Status) (C(Pending), C(Approved), C(Completed), ...), added by this module.
-        - V(null) when the server sent a status number outside the MIM CM status table.
+        - The canonical name of the request's C(Status), added by this module, from the CM database's status codes
+          (0 None, 3 Approved, 4 Denied, 8 Completed, 9 Failed, 16 Pending, 17 Canceled, 18 Executing).
+        - V(null) when the server sent a status outside that table; the task then also warns, naming the request.
       type: str
       sample: Approved
   sample:
@@ -112,7 +114,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._client
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import MimCmError
 from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_cutoff
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
-from ansible_collections.mim.certificate_management.plugins.module_utils._search import find_requests
+from ansible_collections.mim.certificate_management.plugins.module_utils._search import STATUS_NAME_KEY, find_requests, unknown_status_warning
 from ansible_collections.mim.certificate_management.plugins.module_utils._status import STATUS_TABLE, status_name
 
 
@@ -135,6 +137,9 @@ def main():
         found = find_requests(client, request_id, [status_name(name) for name in params['status'] or ()], params['target_user'], cutoff)
     except MimCmError as exc:
         module.fail_json(**exc.to_result())
+    for request in found:
+        if request[STATUS_NAME_KEY] is None:
+            module.warn(unknown_status_warning(request))
     module.exit_json(changed=False, requests=found)
 
 

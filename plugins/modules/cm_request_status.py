@@ -8,17 +8,21 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: cm_request_status
-short_description: Mark a MIM CM request Completed, Canceled or Abandoned
+short_description: Mark a MIM CM request Completed or Canceled, or abandon it
 version_added: 0.1.0
 description:
   - Moves a Microsoft Identity Manager Certificate Management (MIM CM) request to a final status
     with C(PUT /requests/{id}) of the MIM CM REST API.
-  - Reads the request first. A request that already has the wanted status is left alone and the task reports no change.
-    A request in another final status (Completed, Canceled, Abandoned, Denied, Failed) is an error naming both statuses.
+  - Reads the request first. A request that already has the wanted outcome is left alone and the task reports no change.
+    A request in another final status (Completed, Canceled, Denied, Failed) is an error naming it, and nothing is sent.
+  - V(abandoned) is an action, not a status. The FIM CM class library documents that abandoning leaves a request
+    Failed, so the task succeeds when the request reads Failed afterwards, reports RV(status=Failed), and a request
+    that already reads Failed counts as abandoned (no change, no write).
   - Whether a transition is allowed is the server's decision; its refusal is reported with the server's message.
-  - Status numbers are mapped to names by one table. Microsoft documents only 3 (Approved) and 8 (Completed);
-    0 None, 1 Pending, 2 Denied, 4 Executing, 5 Failed, 6 Canceled and 7 Abandoned are inferred from the order of the
-    C(RequestStatus) enumeration. A number outside the table is an error, never a guess.
+  - Status numbers are the CM database's request status codes, kept in one table (0 None, 3 Approved, 4 Denied,
+    8 Completed, 9 Failed, 16 Pending, 17 Canceled, 18 Executing). Microsoft's REST pages show 3 and 8; the FIM CM SQL
+    API documents all eight. A number outside the table is an error, never a guess.
+  - When a write was sent but its outcome cannot be read back, the error says that the write may have been applied.
 author:
   - MIM CM automation maintainers (@mim-certificate-management)
 extends_documentation_fragment:
@@ -57,7 +61,8 @@ options:
     version_added: 0.1.0
   status:
     description:
-      - The final status the request must have.
+      - The final outcome the request must have. V(completed) ends Completed, V(canceled) ends Canceled,
+        V(abandoned) ends Failed.
     type: str
     required: true
     choices: [completed, canceled, abandoned]
@@ -109,12 +114,14 @@ request_id:
   type: str
   sample: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
 previous_status:
-  description: The status the request had before the task, as a canonical name.
+  description: The status the request had before the task, as a canonical name (one of the eight statuses).
   returned: success, with O(request_id)
   type: str
   sample: Approved
 status:
-  description: The status the request has after the task (in check mode, the status it would have).
+  description:
+    - The status the request has after the task (in check mode, the status it would have), as the server reports it.
+    - V(Failed) after O(status=abandoned).
   returned: success, with O(request_id)
   type: str
   sample: Completed
@@ -160,7 +167,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._client
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, MimCmError
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import batch_outcome, finalize_many, finalize_request
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import SETTABLE_STATUSES, settable_status
+from ansible_collections.mim.certificate_management.plugins.module_utils._status import FINAL_ACTIONS, final_action
 
 
 def main():
@@ -169,21 +176,21 @@ def main():
         request_id=dict(type='str'),
         request_ids=dict(type='list', elements='str'),
         concurrency=dict(type='int', default=8),
-        status=dict(type='str', required=True, choices=[name.lower() for name in SETTABLE_STATUSES]),
+        status=dict(type='str', required=True, choices=[action.choice for action in FINAL_ACTIONS]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('request_id', 'request_ids')], required_one_of=[('request_id', 'request_ids')])
     params = module.params
     request_id = params['request_id']
     try:
-        wanted = settable_status(params['status'])
+        action = final_action(params['status'])
         if request_id is not None:
             request_id = canonical_request_id(request_id)
-            module.exit_json(**finalize_request(client_from_module(module), request_id, wanted, module.check_mode, module._diff))
+            module.exit_json(**finalize_request(client_from_module(module), request_id, action, module.check_mode, module._diff))
         request_ids = canonical_request_ids(params['request_ids'])
         if not 1 <= params['concurrency'] <= 64:
             raise ConfigurationError('concurrency must be between 1 and 64, not %s' % params['concurrency'])
-        results = finalize_many(client_from_module(module), request_ids, wanted, module.check_mode, module._diff, params['concurrency'])
+        results = finalize_many(client_from_module(module), request_ids, action, module.check_mode, module._diff, params['concurrency'])
     except MimCmError as exc:
         module.fail_json(**dict(exc.to_result(), **({'request_id': request_id} if request_id is not None else {})))
     outcome = batch_outcome(results)

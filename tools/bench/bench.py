@@ -43,7 +43,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SIMULATOR = os.path.join(ROOT, 'tools', 'simulator', 'mim_cm_simulator.py')
 API = '/CertificateManagement/api/v1.0/requests'
-FINAL = (2, 5, 6, 7, 8)  # Denied, Failed, Canceled, Abandoned, Completed
+# MIM CM status codes (the CM database's, tools/simulator/README.md "Status table"): the final ones, and Completed.
+FINAL = (4, 8, 9, 17)  # Denied, Completed, Failed, Canceled; an abandoned request reads Failed
+COMPLETED = 8
 DOMAIN = 'MIMLAB'
 CONCURRENCY = 8  # cm_request_status's default
 PLAYBOOKS = {'a': 'uri_loop.yml', 'b': 'module_loop.yml', 'c': 'module_batch.yml', 'e': 'noop.yml'}
@@ -107,7 +109,7 @@ def floor(spec):
         if answer.json()['Status'] not in FINAL:
             answer = session.put(base + request_id, json={'status': 'Completed'}, timeout=30)
             answer.raise_for_status()
-            if answer.json()['Status'] != 8:
+            if answer.json()['Status'] != COMPLETED:
                 raise BenchError('%s did not become Completed' % request_id)
 
     start = time.monotonic()
@@ -152,7 +154,7 @@ class Simulator:
         self.audit_log = os.path.join(work, name + '.audit.jsonl')
         self._offset = 0
         seed = os.path.join(work, name + '.seed.json')
-        write_json(seed, {'requests': [{'Uuid': request_id, 'Status': 3} for request_id in ids]})
+        write_json(seed, {'requests': [{'Uuid': request_id, 'Status': 'Approved'} for request_id in ids]})
         port_file = os.path.join(work, name + '.port')
         command = [sys.executable, SIMULATOR, '--port', '0', '--port-file', port_file, '--seed', seed,
                    '--audit-log', self.audit_log, '--quiet'] + list(options)

@@ -18,13 +18,23 @@ echo "== MIM CM simulator (PID $sim_pid) at $MIM_CM_URL"
 
 run() { "$bin/ansible-playbook" -i localhost, "$here/complete_requests.yml" "$@"; }
 writes() { wc -l < "$work/audit.jsonl" | tr -d ' '; }
+# The simulator's audit log, one "id from -> to" line per applied write.
+applied() { "$python" -c 'import json, sys
+for line in open(sys.argv[1]):
+    entry = json.loads(line)
+    if entry["event"] == "applied":
+        print(entry["request_id"], entry["from"], "->", entry["to"])' "$work/audit.jsonl"; }
 
-echo "== 1. Finalize three requests: each reports changed"
+echo "== 1. Check mode with diff: complete two requests, cancel one, abandon one; reports what would change"
+run --check --diff
+[ "$(writes)" -eq 0 ] || { echo "check mode wrote to the server" >&2; exit 1; }
+echo "== The simulator applied no write in check mode"
+echo "== 2. The real run: each request reports changed (the abandoned one reads Failed)"
 run
-echo "== 2. Run it again: nothing left to change"
+echo "== Writes the simulator applied (its audit log):"
+applied
+[ "$(applied | wc -l)" -eq 4 ] || { echo "expected exactly one applied write per request" >&2; exit 1; }
+echo "== 3. Run it again: nothing left to change, no write"
 run
-before=$(writes)
-echo "== 3. Check mode, also abandoning the executing request: reports what would change, writes nothing"
-run --check --diff -e '{"demo_extra_requests": [{"id": "4b8d2e61-0f3a-4c7b-9e15-6a2c8d4f0b93", "status": "abandoned"}]}'
-echo "== Writes the simulator applied: $(writes) in all, $(( $(writes) - before )) during the check-mode run"
-[ "$(writes)" -eq "$before" ]
+[ "$(writes)" -eq 4 ] || { echo "the re-run wrote to the server" >&2; exit 1; }
+echo "== The simulator applied 4 writes in all: one per request, none in check mode or in the re-run"

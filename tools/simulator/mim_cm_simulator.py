@@ -45,10 +45,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 BASE_PATH = "/certificatemanagement/api/v1.0"
 REQUESTS_PATH = BASE_PATH + "/requests"
-# The one status table (index = number on the wire); see README for the inferred entries.
-STATUS_NAMES = ("None", "Pending", "Denied", "Approved", "Executing", "Failed", "Canceled", "Abandoned", "Completed")
-FINAL_STATUSES = frozenset((2, 5, 6, 7, 8))
-PUT_TARGETS = ("Completed", "Canceled", "Abandoned")
+# The one status table: number on the wire -> name, the CM database codes (SQL API externalGetStatus; README "Status table").
+STATUSES = {0: "None", 3: "Approved", 4: "Denied", 8: "Completed", 9: "Failed", 16: "Pending", 17: "Canceled", 18: "Executing"}
+STATUS_NUMBERS = {name.lower(): number for number, name in STATUSES.items()}
+FINAL_STATUSES = frozenset(STATUS_NUMBERS[name] for name in ("denied", "completed", "failed", "canceled"))
+# PUT body value -> the status the request reads afterwards: Abandoned is an action, not a status (the request ends Failed).
+PUT_RESULTS = {"Completed": "Completed", "Canceled": "Canceled", "Abandoned": "Failed"}
 DEFAULT_TRANSITIONS = {"Completed": ["Approved", "Executing"], "Canceled": ["Pending", "Approved"], "Abandoned": ["Approved", "Executing"]}
 # Request type names from Microsoft's "Create request" page; the numbers are the simulator's own choice.
 REQUEST_TYPES = ("None", "Enroll", "Duplicate", "OfflineUnblock", "OnlineUpdate", "Renew", "Recover", "RecoverOnBehalf",
@@ -153,22 +155,21 @@ def canonical_guid(text: Any) -> Optional[str]:
 
 
 def parse_status(value: Any) -> int:
-    """Status as a number or a name in any case; seeds, queries and state files use both."""
+    """Status as any number (seeds may hold unknown ones to test clients) or one of the table's names in any case."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
-        for number, name in enumerate(STATUS_NAMES):
-            if name.lower() == text.lower():
-                return number
-    raise ValueError("unknown status %r" % (value,))
+    text = value.strip() if isinstance(value, str) else ""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    if text.lower() in STATUS_NUMBERS:
+        return STATUS_NUMBERS[text.lower()]
+    hint = " (Abandoned is a PUT action; an abandoned request reads Failed)" if text.lower() == "abandoned" else ""
+    raise ValueError("unknown status %r: use a number or one of %s%s" % (value, ", ".join(STATUSES.values()), hint))
 
 
 def status_label(number: int) -> Any:
     """Name of a status number; numbers outside the table stay numbers (never guessed)."""
-    return STATUS_NAMES[number] if 0 <= number < len(STATUS_NAMES) else number
+    return STATUSES.get(number, number)
 
 
 def parse_request_type(value: Any) -> int:
@@ -428,7 +429,7 @@ def complete_request(raw: Dict[str, Any], where: str) -> Dict[str, Any]:
     """Fill missing fields with Microsoft-like defaults, in Microsoft's key order; GUIDs in canonical form."""
     canonical = {name.lower(): name for name in FIELD_ORDER}
     given = {canonical.get(key.lower(), key): value for key, value in raw.items()}
-    defaults = {"Uuid": str(uuid.uuid4()), "RequestType": 1, "Status": 3, "Flags": 0, "DataCollection": [], "DataCollectionFlags": 0,
+    defaults = {"Uuid": str(uuid.uuid4()), "RequestType": 1, "Status": "Approved", "Flags": 0, "DataCollection": [], "DataCollectionFlags": 0,
                 "Submitted": now_stamp(), "Completed": ZERO_DATE, "Priority": 0, "Comment": "", "SecurityDescriptor": DEFAULT_SDDL,
                 "IsSmartcard": False, "IsEnrollmentAgent": False, "IsDataCollectionComplete": True}
     request = {name: given.pop(name, defaults.get(name, ZERO_GUID)) for name in FIELD_ORDER}
@@ -473,10 +474,13 @@ def load_transitions(path: Optional[str]) -> Dict[str, frozenset]:
         raise ValueError("%s: expected an object of target -> [source statuses]" % path)
     table = {}
     for target, sources in raw.items():
-        name = next((t for t in PUT_TARGETS if t.lower() == str(target).lower()), None)
+        name = next((t for t in PUT_RESULTS if t.lower() == str(target).lower()), None)
         if name is None or not isinstance(sources, list):
-            raise ValueError("%s: %r must be one of %s with a list of statuses" % (path, target, ", ".join(PUT_TARGETS)))
-        table[name] = frozenset(parse_status(source) for source in sources)
+            raise ValueError("%s: %r must be one of %s with a list of statuses" % (path, target, ", ".join(PUT_RESULTS)))
+        try:
+            table[name] = frozenset(parse_status(source) for source in sources)
+        except ValueError as exc:
+            raise ValueError("%s: %s: %s" % (path, name, exc))
     return table
 
 
@@ -815,10 +819,10 @@ def parse_put_body(body: bytes) -> str:
     value = lower_keys(load_json_object(body)).get("status")
     if value is None:
         raise ValueError("The request body has no 'status' member.")
-    for target in PUT_TARGETS:
+    for target in PUT_RESULTS:
         if isinstance(value, str) and value.strip().lower() == target.lower():
             return target
-    raise ValueError("Status %r is not valid here; use one of %s." % (value, ", ".join(PUT_TARGETS)))
+    raise ValueError("Status %r is not valid here; use one of %s." % (value, ", ".join(PUT_RESULTS)))
 
 
 def parse_data_collection(value: Any) -> List[Dict[str, Any]]:
@@ -905,10 +909,15 @@ class Api:
         return request
 
     def log_write(self, event: str, method: str, request_id: Optional[str], statuses: Tuple[Any, Any], reply: Reply,
-                  user: Optional[str], reason: Optional[str] = None, correlation_id: Optional[str] = None) -> Reply:
-        """One audit line per applied or refused write; returns the reply for brevity at call sites."""
+                  user: Optional[str], reason: Optional[str] = None, correlation_id: Optional[str] = None,
+                  requested: Optional[str] = None) -> Reply:
+        """One audit line per applied or refused write; returns the reply for brevity at call sites.
+
+        statuses: (from, to), "to" being what the request reads (or would read) afterwards; requested: the PUT body's value.
+        """
         self.audit.write({"event": event, "method": method, "request_id": request_id, "from": statuses[0], "to": statuses[1],
-                          "http_status": reply.status, "user": user, "reason": reason, "correlation_id": correlation_id})
+                          "requested": requested, "http_status": reply.status, "user": user, "reason": reason,
+                          "correlation_id": correlation_id})
         return reply
 
     def simulated_error(self, entry: Entry, operation: str) -> Tuple[Optional[Reply], Optional[str]]:
@@ -986,6 +995,10 @@ class Api:
             self.save()
             return self.log_write("applied", "POST", new_id, (None, to_status), json_reply(201, "api/v1.0/requests/" + new_id), user)
 
+    def allows(self, number: int, target: str) -> bool:
+        """The transition model: nothing leaves a final status; otherwise --transitions (or the default) decides."""
+        return number not in FINAL_STATUSES and number in self.config.transitions.get(target, ())
+
     def put(self, request_id: str, body: bytes, user: Optional[str]) -> Reply:
         """PUT /requests/{id}: move to a final status if the transition model allows it."""
         with self.lock:
@@ -1003,21 +1016,21 @@ class Api:
                 target = parse_put_body(body)
             except ValueError as exc:
                 return self.log_write("refused", "PUT", request_id, (current, None), message_reply(400, str(exc)), user, str(exc))
+            result = PUT_RESULTS[target]
             if entry is None:
                 reason = "Request %s was not found." % request_id
                 reply, correlation_id = server_error(reason)
-                return self.log_write("refused", "PUT", request_id, (None, target), reply, user, reason, correlation_id)
-            number = entry.request["Status"]
-            if number in FINAL_STATUSES or number not in self.config.transitions.get(target, ()):
+                return self.log_write("refused", "PUT", request_id, (None, result), reply, user, reason, correlation_id, target)
+            if not self.allows(entry.request["Status"], target):
                 reason = "Request %s cannot move from status %s to status %s." % (entry.request["Uuid"], current, target)
                 reply, correlation_id = server_error(reason)
-                return self.log_write("refused", "PUT", request_id, (current, target), reply, user, reason, correlation_id)
-            entry.request["Status"] = STATUS_NAMES.index(target)
+                return self.log_write("refused", "PUT", request_id, (current, result), reply, user, reason, correlation_id, target)
+            entry.request["Status"] = parse_status(result)
             if target == "Completed":
                 entry.request["Completed"] = now_stamp()
             self.save()
             ok = json_reply(200, self.render(entry)) if entry.sim.get("put_response", self.config.put_response) == 200 else Reply(204)
-            return self.log_write("applied", "PUT", request_id, (current, target), ok, user)
+            return self.log_write("applied", "PUT", request_id, (current, result), ok, user, requested=target)
 
 
 # ---------------------------------------------------------------- HTTP layer
@@ -1314,6 +1327,17 @@ def tls_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
     return context
 
 
+def parse_create_status(text: str) -> int:
+    """--create-status: one of the table's statuses; unknown numbers are for seeds (to test clients), not for new requests."""
+    try:
+        number = parse_status(text)
+    except ValueError as exc:
+        raise ValueError("--create-status: %s" % exc)
+    if number not in STATUSES:
+        raise ValueError("--create-status %s: not in the status table (%s)" % (text, ", ".join("%d %s" % item for item in STATUSES.items())))
+    return number
+
+
 class Setup(NamedTuple):
     """Everything the switches build before the server starts."""
 
@@ -1340,9 +1364,7 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
     if args.keytab and not os.path.isfile(args.keytab):
         raise ValueError("--keytab %s: no such file" % args.keytab)
     context = tls_context(args)
-    create_status = parse_status(args.create_status)
-    if not 0 <= create_status < len(STATUS_NAMES):
-        raise ValueError("--create-status %r is not a known status" % args.create_status)
+    create_status = parse_create_status(args.create_status)
     if args.state and os.path.exists(args.state):
         entries = load_entries(read_json_file(args.state), args.state)
     else:

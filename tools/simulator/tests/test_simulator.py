@@ -41,7 +41,7 @@ SEED = {"requests": [
     {"Uuid": APPROVED, "Status": 3, "TargetUserUuid": ALICE, "Comment": "alice approved"},
     {"Uuid": APPROVED_BOB, "Status": "Approved", "TargetUserUuid": BOB},
     {"Uuid": EXECUTING, "Status": "executing", "TargetUserUuid": ALICE},
-    {"Uuid": PENDING, "Status": 1, "TargetUserUuid": BOB},
+    {"Uuid": PENDING, "Status": 16, "TargetUserUuid": BOB},
     {"Uuid": COMPLETED, "Status": 8, "Completed": "2024-04-20T11:42:17.6630000"},
     {"Uuid": CANCELED, "Status": "Canceled"},
     {"Uuid": FORBIDDEN, "Status": 3, "_simulator": {"error": 403}},
@@ -190,10 +190,11 @@ def test_search_with_no_match_is_204(sim):
     assert response.status_code == 204 and response.content == b""
 
 
-def test_search_unknown_status_is_400_with_message(sim):
-    response = search(sim, {"status": "Bogus"})
+@pytest.mark.parametrize("status", ["Bogus", "Abandoned"])
+def test_search_unknown_status_is_400_with_message(sim, status):
+    response = search(sim, {"status": status})
     assert response.status_code == 400
-    assert "Bogus" in response.json()["Message"]
+    assert "'%s' is not a valid request status" % status in response.json()["Message"]
 
 
 def test_search_targetuser_current_uses_the_authenticated_user(start):
@@ -227,7 +228,7 @@ def test_post_with_create_status_switch(start):
     sim = start("--create-status", "pending")
     body = {"type": "Enroll", "profiletemplateuuid": TEMPLATE, "datacollection": [], "comment": ""}
     location = requests.post("%s/requests" % sim.url, json=body, timeout=10).json()
-    assert get_request(sim, location.rsplit("/", 1)[1]).json()["Status"] == 1
+    assert get_request(sim, location.rsplit("/", 1)[1]).json()["Status"] == 16
 
 
 def test_post_bad_body_is_400_and_audited_as_refused(sim):
@@ -248,8 +249,8 @@ def test_put_completes_an_approved_request(sim):
     assert TIMESTAMP.match(body["Completed"]), body["Completed"]
     assert get_request(sim, APPROVED).json()["Status"] == 8
     [line] = sim.audit_lines()
-    assert {k: line[k] for k in ("event", "method", "request_id", "from", "to", "http_status", "user", "correlation_id")} == {
-        "event": "applied", "method": "PUT", "request_id": APPROVED, "from": "Approved", "to": "Completed",
+    assert {k: line[k] for k in ("event", "method", "request_id", "from", "to", "requested", "http_status", "user", "correlation_id")} == {
+        "event": "applied", "method": "PUT", "request_id": APPROVED, "from": "Approved", "to": "Completed", "requested": "Completed",
         "http_status": 200, "user": None, "correlation_id": None}
     assert line["time"]
 
@@ -257,7 +258,7 @@ def test_put_completes_an_approved_request(sim):
 def test_put_key_and_value_case_insensitive(sim):
     response = requests.put("%s/requests/%s" % (sim.url, EXECUTING), data='{"STATUS": "abandoned"}', timeout=10,
                             headers={"Content-Type": "application/json"})
-    assert response.status_code == 200 and response.json()["Status"] == 7
+    assert response.status_code == 200 and response.json()["Status"] == 9, "an abandoned request reads Failed"
     assert response.json()["Completed"] == "0001-01-01T00:00:00"
 
 
@@ -265,7 +266,7 @@ def test_put_response_204_switch(start):
     sim = start("--put-response", "204")
     response = put_status(sim, PENDING, "Canceled")
     assert response.status_code == 204 and response.content == b""
-    assert get_request(sim, PENDING).json()["Status"] == 6
+    assert get_request(sim, PENDING).json()["Status"] == 17
 
 
 def test_put_response_per_request_override(sim):
@@ -284,22 +285,25 @@ def test_status_format_name_switch(start):
 def test_status_format_per_request_override(sim):
     assert get_request(sim, NAMED).json()["Status"] == "Approved"
     assert get_request(sim, APPROVED).json()["Status"] == 3
+    assert put_status(sim, NAMED, "Abandoned").json()["Status"] == "Failed", "an abandoned request reads Failed"
 
 
-@pytest.mark.parametrize("request_id, target, current, number", [
-    (EXECUTING, "Canceled", "Executing", 4),
-    (PENDING, "Completed", "Pending", 1),
-    (COMPLETED, "Completed", "Completed", 8),
-    (CANCELED, "Abandoned", "Canceled", 6),
+@pytest.mark.parametrize("request_id, target, current, number, would_read", [
+    (EXECUTING, "Canceled", "Executing", 18, "Canceled"),
+    (PENDING, "Completed", "Pending", 16, "Completed"),
+    (PENDING, "Abandoned", "Pending", 16, "Failed"),
+    (COMPLETED, "Completed", "Completed", 8, "Completed"),
+    (CANCELED, "Abandoned", "Canceled", 17, "Failed"),
 ])
-def test_refused_transition_is_500_with_correlation_id(sim, request_id, target, current, number):
+def test_refused_transition_is_500_with_correlation_id(sim, request_id, target, current, number, would_read):
     response = put_status(sim, request_id, target)
     assert response.status_code == 500
     message = response.json()["Message"]
-    assert message.startswith("An error has occurred.") and current in message and target in message
+    assert message.startswith("An error has occurred.")
+    assert "cannot move from status %s to status %s." % (current, target) in message
     correlation_id = CORRELATION.search(message).group(1)
     [line] = sim.audit_lines()
-    assert (line["event"], line["from"], line["to"], line["http_status"]) == ("refused", current, target, 500)
+    assert (line["event"], line["from"], line["to"], line["requested"], line["http_status"]) == ("refused", current, would_read, target, 500)
     assert line["correlation_id"] == correlation_id and line["reason"]
     assert get_request(sim, request_id).json()["Status"] == number
 
@@ -351,6 +355,75 @@ def test_put_bad_body_is_400(sim, body):
     assert response.json()["Message"]
     assert get_request(sim, APPROVED).json()["Status"] == 3
     assert [(a["event"], a["http_status"]) for a in sim.audit_lines()] == [("refused", 400)]
+
+
+# ---------------------------------------------------------------- the status table: the CM database codes
+
+# Written out here, not imported from the simulator, so that a wrong table there fails these tests.
+CODES = {"None": 0, "Approved": 3, "Denied": 4, "Completed": 8, "Failed": 9, "Pending": 16, "Canceled": 17, "Executing": 18}
+# The default transition model: PUT body value -> statuses it may leave, and the status the request reads afterwards.
+ALLOWED = {"Completed": {"Approved", "Executing"}, "Canceled": {"Pending", "Approved"}, "Abandoned": {"Approved", "Executing"}}
+READS = {"Completed": "Completed", "Canceled": "Canceled", "Abandoned": "Failed"}
+
+
+def status_id(code):
+    """The id of the STATUS_SEED request that starts in status `code`."""
+    return "00000000-0000-4000-8000-%012d" % code
+
+
+STATUS_SEED = {"requests": [{"Uuid": status_id(code), "Status": name.lower()} for name, code in CODES.items()]}
+
+
+def start_fails(tmp_path, *switches, seed=None):
+    """Run the simulator with a bad seed or switch: it must stop at start with exit code 2; returns its stderr."""
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(seed or {"requests": []}), encoding="utf-8")
+    result = subprocess.run([PYTHON, SIMULATOR, "--port", "0", "--seed", str(path)] + list(switches),
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2, result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("status_format", ["number", "name"])
+def test_every_status_round_trips(start, status_format):
+    sim = start("--status-format", status_format, seed=STATUS_SEED)
+    for name, code in CODES.items():
+        sent = code if status_format == "number" else name
+        assert get_request(sim, status_id(code)).json()["Status"] == sent, name
+        for query in (name, str(code)):
+            found = search(sim, {"status": query}).json()
+            assert [(item["Uuid"], item["Status"]) for item in found] == [(status_id(code), sent)], query
+
+
+@pytest.mark.parametrize("target", sorted(ALLOWED))
+def test_default_transition_model_from_every_status(start, target):
+    sim = start(seed=STATUS_SEED)
+    for name, code in CODES.items():
+        response = put_status(sim, status_id(code), target)
+        if name in ALLOWED[target]:
+            assert (response.status_code, response.json()["Status"]) == (200, CODES[READS[target]]), name
+        else:
+            assert response.status_code == 500, name
+            assert "cannot move from status %s to status %s." % (name, target) in response.json()["Message"]
+        assert get_request(sim, status_id(code)).json()["Status"] == (CODES[READS[target]] if name in ALLOWED[target] else code)
+    assert [(line["event"], line["from"], line["to"], line["requested"], line["http_status"]) for line in sim.audit_lines()] == [
+        ("applied", name, READS[target], target, 200) if name in ALLOWED[target] else ("refused", name, READS[target], target, 500)
+        for name in CODES]
+
+
+def test_abandoned_is_not_a_status(tmp_path):
+    stderr = start_fails(tmp_path, seed={"requests": [{"Uuid": APPROVED, "Status": "Abandoned"}]})
+    assert "requests[0]: unknown status 'Abandoned'" in stderr and "reads Failed" in stderr
+    assert all(name in stderr for name in CODES), "the error names the eight statuses"
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"Completed": ["Approved", "Abandoned"]}), encoding="utf-8")
+    assert "unknown status 'Abandoned'" in start_fails(tmp_path, "--transitions", str(rules))
+    assert "--create-status: unknown status 'abandoned'" in start_fails(tmp_path, "--create-status", "abandoned")
+
+
+@pytest.mark.parametrize("value", ["7", "1", "42"])
+def test_create_status_must_be_in_the_table(tmp_path, value):
+    assert "--create-status %s: not in the status table" % value in start_fails(tmp_path, "--create-status", value)
 
 
 # ---------------------------------------------------------------- simulated errors

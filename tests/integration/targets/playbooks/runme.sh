@@ -100,10 +100,10 @@ verify finalize_empty
 echo "== provision_example in check mode: the failing host still fails, nothing is written"
 run_logged provision_check -i "$inventory" mim.certificate_management.provision_example --check
 [ "$rc" -eq 2 ] || fail "provision_example --check exited with $rc, not 2"
-grep -q "Its MIM CM request ${id}202 would be marked Abandoned" "$work/provision_check.log" || fail "no check-mode message"
+grep -q "Its MIM CM request ${id}202 would be abandoned (it reads Failed)" "$work/provision_check.log" || fail "no check-mode message"
 verify provision_check
 
-echo "== provision_example: prov-ok is provisioned (Completed), prov-fail fails (Abandoned, host failed),"
+echo "== provision_example: prov-ok is provisioned (Completed), prov-fail fails (abandoned: Failed, host failed),"
 echo "   prov-refused fails and the server refuses to abandon its Pending request"
 run_logged provision -i "$inventory" mim.certificate_management.provision_example
 [ "$rc" -eq 2 ] || fail "provision_example exited with $rc, not 2 (a failed host)"
@@ -112,7 +112,7 @@ grep -Eq '^prov-fail +: .* failed=1 ' "$work/provision.log" || fail "prov-fail d
 grep -Eq '^prov-fail +: .* rescued=1 ' "$work/provision.log" || fail "prov-fail was not rescued"
 grep -q "Provisioning of prov-fail failed: the example provisioning of prov-fail failed on purpose" "$work/provision.log" \
     || fail "no clear failure message"
-grep -q "Its MIM CM request ${id}202 was marked Abandoned" "$work/provision.log" || fail "the message does not name the request"
+grep -q "Its MIM CM request ${id}202 was abandoned (it reads Failed)" "$work/provision.log" || fail "the message does not name the request"
 grep -Eq '^prov-refused +: .* failed=1 ' "$work/provision.log" || fail "prov-refused did not fail"
 grep -q "Provisioning of prov-refused failed: .* Abandoning its MIM CM request ${id}203 failed too: .*Pending" "$work/provision.log" \
     || fail "the failure to abandon was not reported with the server's reason"
@@ -141,6 +141,9 @@ echo "== cancel_stale: cancels the old Pending and Approved requests only (conne
 no_env_url=1 run_logged cancel_stale mim.certificate_management.cancel_stale \
     -e '{"cm_connection": {"url": "{{ mim_cm_sim.playbooks.url }}", "auth": "none"}}'
 [ "$rc" -eq 0 ] || fail "cancel_stale exited with $rc"
+grep -q "${id}401: Pending -> Canceled (changed)" "$work/cancel_stale.log" || fail "cancel_stale did not report the Pending request canceled"
+grep -q "${id}402: Approved -> Canceled (changed)" "$work/cancel_stale.log" || fail "cancel_stale did not report the Approved request canceled"
+if grep -q "could not be finalized" "$work/cancel_stale.log"; then fail "cancel_stale reported a failure"; fi
 verify cancel_stale
 
 echo "== cancel_stale: the re-run finds nothing"

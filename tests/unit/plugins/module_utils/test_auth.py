@@ -191,13 +191,14 @@ def test_no_channel_bindings_over_plain_http():
 @responses.activate
 def test_concurrent_workers_share_one_adfs_token():
     from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_many
+    from ansible_collections.mim.certificate_management.plugins.module_utils._status import final_action
 
     responses.post(TOKEN_URL, json={'access_token': 'shared-token', 'expires_in': 3600})
     ids = ['9c1d2e3f-4a5b-4c6d-8e7f-%012d' % index for index in range(6)]
     for request_id in ids:
         responses.get('http://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % request_id, json={'Status': 8})
     client = make_client('bearer', token_url=TOKEN_URL, client_id='ansible', client_secret='s3cret')
-    results = finalize_many(client, ids, 'Completed', concurrency=3)
+    results = finalize_many(client, ids, final_action('completed'), concurrency=3)
     assert [entry['changed'] for entry in results] == [False] * 6
     assert len([call for call in responses.calls if call.request.url == TOKEN_URL]) == 1
     assert {call.request.headers.get('Authorization') for call in responses.calls if call.request.method == 'GET'} == {'Bearer shared-token'}

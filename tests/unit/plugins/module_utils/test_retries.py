@@ -17,7 +17,9 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
     HTTPStatusError,
 )
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_request
+from ansible_collections.mim.certificate_management.plugins.module_utils._status import final_action
 
+COMPLETED = final_action('completed')
 RID = '5d2c9a10-7e3b-4f1a-9c8d-2b6e0f4a1c37'
 URL = 'https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID
 
@@ -102,7 +104,7 @@ def test_a_write_whose_answer_was_lost_is_read_back_and_counts_as_changed(waits,
     else:
         responses.put(URL, body=lost)
     responses.get(URL, json={'Status': 8})
-    result = finalize_request(make_client(waits), RID, 'Completed')
+    result = finalize_request(make_client(waits), RID, COMPLETED)
     assert result['changed'] is True and result['request'] == {'Status': 8}
     assert methods() == ['GET', 'PUT', 'GET']
 
@@ -113,7 +115,7 @@ def test_a_write_that_did_not_happen_is_sent_again(waits):
     responses.put(URL, status=503, headers={'Retry-After': '1'})
     responses.get(URL, json={'Status': 3})
     responses.put(URL, json={'Status': 8})
-    result = finalize_request(make_client(waits), RID, 'Completed')
+    result = finalize_request(make_client(waits), RID, COMPLETED)
     assert result['changed'] is True
     assert methods() == ['GET', 'PUT', 'GET', 'PUT']
     assert [call.request.body for call in responses.calls if call.request.method == 'PUT'] == [b'{"status": "Completed"}'] * 2
@@ -124,23 +126,23 @@ def test_a_race_lost_to_another_run_is_no_change(waits):
     responses.get(URL, json={'Status': 3})
     responses.put(URL, status=500, json={'Message': 'Request cannot move from status Completed to status Completed.'})
     responses.get(URL, json={'Status': 8})
-    result = finalize_request(make_client(waits), RID, 'Completed')
+    result = finalize_request(make_client(waits), RID, COMPLETED)
     assert (result['changed'], result['status']) == (False, 'Completed')
     assert methods() == ['GET', 'PUT', 'GET'] and waits == []
 
 
 @responses.activate
 @pytest.mark.parametrize('before, put, after, wanted, error, message', [
-    (1, {'status': 500, 'json': {'Message': 'Request cannot move from status Pending to status Abandoned.'}}, 1, 'Abandoned',
+    (16, {'status': 500, 'json': {'Message': 'Request cannot move from status Pending to status Abandoned.'}}, 16, 'abandoned',
      HTTPStatusError, 'cannot move from status Pending'),
-    (3, {'status': 502}, 6, 'Completed', FinalStatusConflict, 'became Canceled while this run was marking it Completed'),
+    (3, {'status': 502}, 17, 'completed', FinalStatusConflict, 'became Canceled while this run was retrying, so it cannot be marked Completed'),
 ], ids=['refusal_reported_when_the_request_is_not_there', 'finalized_otherwise_meanwhile_is_a_conflict'])
 def test_a_failed_write_is_judged_by_reading_the_request_back(waits, before, put, after, wanted, error, message):
     responses.get(URL, json={'Status': before})
     responses.put(URL, **put)
     responses.get(URL, json={'Status': after})
     with pytest.raises(error, match=message):
-        finalize_request(make_client(waits), RID, wanted)
+        finalize_request(make_client(waits), RID, final_action(wanted))
     assert methods() == ['GET', 'PUT', 'GET']
 
 
@@ -150,7 +152,7 @@ def test_a_redirected_write_is_an_error_naming_the_target(waits):
     responses.put(URL, status=302, headers={'Location': 'https://other.example.test/CertificateManagement/x'})
     responses.get(URL, json={'Status': 3})
     with pytest.raises(HTTPStatusError, match='redirecting to https://other.example.test/CertificateManagement/x'):
-        finalize_request(make_client(waits), RID, 'Completed')
+        finalize_request(make_client(waits), RID, COMPLETED)
     assert methods().count('PUT') == 1
 
 
@@ -159,5 +161,5 @@ def test_writes_give_up_after_the_retries(waits):
     responses.get(URL, json={'Status': 3})
     responses.put(URL, status=503)
     with pytest.raises(HTTPStatusError, match='HTTP status 503'):
-        finalize_request(make_client(waits, retries=2), RID, 'Completed')
+        finalize_request(make_client(waits, retries=2), RID, COMPLETED)
     assert methods().count('PUT') == 3

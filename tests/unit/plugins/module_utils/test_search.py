@@ -18,7 +18,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._filter
 from ansible_collections.mim.certificate_management.plugins.module_utils._search import find_requests
 
 BASE = 'https://cm.example.test/CertificateManagement/api/v1.0/requests'
-OLD = {'Uuid': 'aaaaaaaa-0000-4000-8000-000000000001', 'Status': 1, 'Submitted': '2020-01-02T03:04:05.1234567'}
+OLD = {'Uuid': 'aaaaaaaa-0000-4000-8000-000000000001', 'Status': 16, 'Submitted': '2020-01-02T03:04:05.1234567'}
 NEW = {'Uuid': 'aaaaaaaa-0000-4000-8000-000000000002', 'Status': 3, 'Submitted': '2099-01-01T00:00:00'}
 UTC = datetime.timezone.utc
 

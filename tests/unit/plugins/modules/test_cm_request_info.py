@@ -19,10 +19,10 @@ def run(capsys, **args):
 
 @responses.activate
 def test_search_is_never_a_change(capsys):
-    responses.get(BASE, json=[{'Uuid': 'x', 'Status': 6, 'Submitted': '2020-01-01'}])
+    responses.get(BASE, json=[{'Uuid': 'x', 'Status': 17, 'Submitted': '2020-01-01'}])
     code, result = run(capsys, status=['canceled'], older_than_days=1, _ansible_check_mode=True)
     assert code == 0 and result['changed'] is False
-    assert result['requests'] == [{'Uuid': 'x', 'Status': 6, 'Submitted': '2020-01-01', 'status_name': 'Canceled'}]
+    assert result['requests'] == [{'Uuid': 'x', 'Status': 17, 'Submitted': '2020-01-01', 'status_name': 'Canceled'}]
     assert responses.calls[0].request.params == {'status': 'Canceled'}
 
 
@@ -36,4 +36,23 @@ def test_search_is_never_a_change(capsys):
 def test_bad_options_fail_before_any_call(capsys, args, message):
     code, result = run(capsys, **args)
     assert code == 1 and message in result['msg']
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_all_eight_statuses_are_named_and_an_unknown_one_is_listed_with_a_warning(capsys):
+    codes = {0: 'None', 3: 'Approved', 4: 'Denied', 8: 'Completed', 9: 'Failed', 16: 'Pending', 17: 'Canceled', 18: 'Executing'}
+    listed = [{'Uuid': 'r%d' % code, 'Status': code} for code in list(codes) + [7]]
+    responses.get(BASE, json=listed)
+    code, result = run(capsys)
+    assert code == 0
+    assert [request['status_name'] for request in result['requests']] == list(codes.values()) + [None]
+    assert len(result['warnings']) == 1
+    warning = str(result['warnings'][0])  # a string, or a WarningSummary object since ansible-core 2.19
+    assert 'request r7 has the status 7' in warning and 'please report it' in warning
+
+
+def test_abandoned_is_not_a_status_to_search_for(capsys):
+    code, result = run(capsys, status=['approved', 'abandoned'])
+    assert code == 1 and 'Got no match for: abandoned' in result['msg']
     assert len(responses.calls) == 0

@@ -34,7 +34,7 @@ def test_completes_and_reports_diff(capsys):
 
 @responses.activate
 def test_check_mode_never_writes(capsys):
-    responses.get(URL, json={'Uuid': RID, 'Status': 1})
+    responses.get(URL, json={'Uuid': RID, 'Status': 16})
     code, result = run(capsys, request_id=RID, status='canceled', _ansible_check_mode=True)
     assert (code, result['changed'], result['status']) == (0, True, 'Canceled')
     assert [call.request.method for call in responses.calls] == ['GET']
@@ -91,7 +91,7 @@ def test_batch_tries_every_id_and_fails_naming_each_failed_one(capsys):
     responses.put(batch_url(1), json={'Status': 8})
     responses.get(batch_url(2), json={'Status': 8})
     responses.get(batch_url(3), status=403, json={'Message': 'Authorization has been denied for this request.'})
-    responses.get(batch_url(4), json={'Status': 6})
+    responses.get(batch_url(4), json={'Status': 17})
     code, result = run(capsys, request_ids=ids + [ids[0].upper()], status='completed', concurrency=3, _ansible_diff=True)
     assert code == 1
     assert result['changed'] is True
@@ -113,7 +113,7 @@ def test_batch_check_mode_writes_nothing(capsys):
         responses.get(batch_url(index), json={'Status': 3})
     code, result = run(capsys, request_ids=ids, status='abandoned', _ansible_check_mode=True)
     assert (code, result['changed']) == (0, True)
-    assert {entry['status'] for entry in result['results']} == {'Abandoned'}
+    assert {entry['status'] for entry in result['results']} == {'Failed'}
     assert {call.request.method for call in responses.calls} == {'GET'}
 
 
