@@ -16,12 +16,15 @@ options:
       - Address of the MIM CM web site, for example V(https://cm.contoso.com).
       - If not set, the value of the E(MIM_CM_URL) environment variable is used.
       - Required, from the option or the environment.
+      - Must not hold user information (C(user:password@)); give the account with O(username) and O(password).
     type: str
     version_added: 0.1.0
   api_path:
     description:
       - Path of the MIM CM REST API below O(url).
       - IIS matches it case-insensitively.
+      - A plain path of letters, digits and C(. _ ~ -) segments; a query, fragment, percent-encoding, dot segments or a
+        C(requests) segment are refused, so that no call can be steered to another request.
     type: str
     default: /CertificateManagement/api/v1.0
     version_added: 0.1.0
@@ -126,8 +129,11 @@ options:
     version_added: 0.1.0
   timeout:
     description:
-      - Seconds to wait for the connection, and again for each answer.
-      - A server that does not answer holds a task for about O(timeout) times (O(retries) + 1), plus the waits between tries.
+      - Seconds one call may take, from connecting to the last byte of the answer, whatever the server sends; a server
+        that drips its answer is cut off at this deadline.
+      - From more than 0 to 3600.
+      - A call is tried at most O(retries) + 1 times, so it takes at most O(timeout) times (O(retries) + 1) plus at most
+        O(retries) waits of at most 30 seconds each.
     type: float
     default: 30
     version_added: 0.1.0
@@ -138,6 +144,10 @@ options:
       - HTTP 500 is not retried; it is the server's own error, with a correlation ID for the administrator.
       - A write whose outcome is unknown (timeout or reset after sending) is never sent again blindly; the request is
         read first, and when it already has the wanted status the write counts as done.
+      - The waits are shared by all calls of a task, so a batch waits for a server that fails every call once, not once
+        per request; at most O(retries) waits per outage, after which the calls left fail at once without being sent.
+        Any call that succeeds ends the outage.
+      - From 0 to 10.
     type: int
     default: 3
     version_added: 0.1.0
@@ -145,6 +155,7 @@ options:
     description:
       - Seconds before the first retry; each further retry waits twice as long, with random jitter, at most 30 seconds.
       - A C(Retry-After) from the server is honoured up to 30 seconds.
+      - From 0 to 60.
     type: float
     default: 0.5
     version_added: 0.1.0
@@ -156,6 +167,12 @@ notes:
   - "The API calls run where the module runs. Use C(delegate_to: localhost) to call MIM CM from the controller
     whatever the target host is."
   - Redirects are never followed, so that a redirected write cannot turn into a read.
+  - Answers are read up to a size limit (1 MiB for one request or token answer, 64 MiB for a search result, the first
+    64 KiB of an error page); a larger answer is an error naming the URL.
+  - Every answer about a request is checked to name that request (its C(Uuid)); an answer about another request is an
+    error and nothing is written on the strength of it.
+  - Secrets (O(password), O(token), O(client_secret), a token fetched from O(token_url), the Basic header) are masked in
+    every result and message, raw, URL-encoded, base64 and JSON-escaped.
   - Proxies come from the E(HTTP_PROXY), E(HTTPS_PROXY), E(ALL_PROXY) and E(NO_PROXY) environment variables (in upper
     or lower case) of the process running the module, read once per host. Other environment settings of the requests
     library, such as E(REQUESTS_CA_BUNDLE) or a C(.netrc) file, are ignored; use O(ca_path) and the credential options.

@@ -9,6 +9,7 @@ the other methods do not pay for loading it).
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import re
 import threading
@@ -23,6 +24,10 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
 HAS_SPNEGO = importlib.util.find_spec('spnego') is not None
 HAS_GSSAPI = importlib.util.find_spec('gssapi') is not None
 
+# What an HTTP header value may hold of a credential: a bearer token is visible ASCII (RFC 6750 b64token and JWTs);
+# a Basic user-id or password is any text without control characters (RFC 7617).
+_TOKEN = re.compile(r'[\x21-\x7e]+')
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 _CHALLENGE = re.compile(r'(?:^|,)\s*(Negotiate|NTLM|Kerberos|Basic|Bearer)\b(?:\s+([A-Za-z0-9+/]+=*)(?=\s*(?:,|$)))?', re.IGNORECASE)
 
 
@@ -79,9 +84,18 @@ class BasicAuth(_Auth):
     def validate(self):
         if not self.username or self.password is None:
             raise ConfigurationError('auth basic needs username and password (or MIM_CM_USERNAME and MIM_CM_PASSWORD)')
+        if ':' in self.username:
+            raise ConfigurationError('username must not contain a colon with auth basic (RFC 7617)')
+        for option in ('username', 'password'):
+            if _CONTROL.search(getattr(self, option)):
+                raise ConfigurationError('%s holds a control character (a line break, tab, ...), which auth basic cannot send; '
+                                         'remove it, for example the line end of the file it was read from' % option)
 
     def configure(self, session, client):
-        session.auth = (self.username, self.password)
+        # UTF-8, as RFC 7617 allows (requests would send latin-1 and fail on anything outside it)
+        credentials = base64.b64encode(('%s:%s' % (self.username, self.password)).encode('utf-8')).decode('ascii')
+        client.secrets.add(credentials)
+        session.auth = _HeaderAuth('Basic %s' % credentials)
 
 
 class BearerAuth(_Auth):
@@ -101,6 +115,9 @@ class BearerAuth(_Auth):
         if not self.token and not all(grant):
             raise ConfigurationError('auth bearer needs token (or MIM_CM_TOKEN), or token_url, client_id and client_secret '
                                      'to fetch one from ADFS')
+        if self.token and not _TOKEN.fullmatch(self.token):
+            raise ConfigurationError('token holds a character an access token cannot (a control character such as the line '
+                                     'end of the file it was read from, a space or a non-ASCII character); remove it')
 
     def configure(self, session, client):
         with self._lock:  # concurrent workers share one token, fetched once per run
@@ -113,9 +130,14 @@ class BearerAuth(_Auth):
         if self.resource:
             data['resource'] = self.resource
         answer = client.fetch_token(self.token_url, data, 'fetch an access token for client_id %s' % self.client_id)
-        if not answer.get('access_token'):
+        token = answer.get('access_token')
+        client.secrets.add(token if isinstance(token, str) else None)
+        if not token or not isinstance(token, str):
             raise AuthenticationError('the token endpoint %s answered without an access_token' % self.token_url, url=self.token_url)
-        return answer['access_token']
+        if not _TOKEN.fullmatch(token):
+            raise AuthenticationError('the token endpoint %s answered an access_token with a character a token cannot hold '
+                                      '(a control character, a space or a non-ASCII character)' % self.token_url, url=self.token_url)
+        return token
 
 
 class _HeaderAuth(AuthBase):

@@ -53,3 +53,9 @@ class RequestNotFound(MimCmError):
 
 class FinalStatusConflict(MimCmError):
     """The request already holds a different final status; final statuses never change."""
+
+
+def unexpected_error(exc, doing=None):
+    """The message for an exception no layer expected: its type and text (bounded), and what was being done."""
+    text = ' '.join(str(exc).split())[:1000]
+    return 'unexpected error%s: %s%s' % (' while %s' % doing if doing else '', type(exc).__name__, ': %s' % text if text else '')

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import FinalStatusConflict, MimCmError, UnexpectedResponse
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import FinalStatusConflict, MimCmError, UnexpectedResponse, unexpected_error
 from ansible_collections.mim.certificate_management.plugins.module_utils._status import is_final, request_status
 
 
@@ -56,14 +56,14 @@ def _write(client, request_id, action, url):
             current = _read_after_write(client, request_id, url)
             reached = _status_after_write(current, request_id, url)
             if reached == action.reaches:
-                # a lost answer to our own write (changed), or a refusal because another run got there first (not ours)
-                return current, exc.retryable
-            if not exc.retryable or attempt >= client.retries:
+                # our write with its answer lost or unreadable (changed), or a refusal because another run got there first
+                return current, exc.retryable or (exc.http_status or 0) // 100 == 2
+            if not exc.retryable:
                 raise
             if is_final(reached):
                 raise FinalStatusConflict('request %s became %s while this run was retrying, so it cannot be %s; '
                                           'nothing was changed' % (request_id, reached, action.verb), url=url)
-            client.pause(attempt, exc.retry_after)
+            client.backoff(exc, attempt)
             attempt += 1
             continue
         return (after if after is not None else _read_after_write(client, request_id, url)), True
@@ -110,6 +110,9 @@ def finalize_many(client, request_ids, action, check_mode=False, diff=False, con
             return finalize_request(client, request_id, action, check_mode, diff)
         except MimCmError as exc:
             return dict(exc.to_result(), request_id=request_id, failed=True, changed=False)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # one id's boundary: the others go on
+            doing = 'finalizing request %s (if a write was sent, it may have been applied: re-read the request)' % request_id
+            return dict(msg=client.secrets.scrub(unexpected_error(exc, doing)), request_id=request_id, failed=True, changed=False)
 
     if len(unique) <= 1 or concurrency <= 1:
         return [one(request_id) for request_id in unique]

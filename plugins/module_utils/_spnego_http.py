@@ -9,6 +9,7 @@ Imported only when auth is negotiate, kerberos or ntlm (pyspnego and cryptograph
 from __future__ import annotations
 
 import base64
+import struct
 
 from urllib.parse import urlsplit
 
@@ -37,6 +38,9 @@ except ImportError:
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import challenges, offered_schemes
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError
+from ansible_collections.mim.certificate_management.plugins.module_utils._transport import read_body
+
+MAX_CHALLENGE_BYTES = 64 * 1024  # an IIS 401 page is a few kilobytes
 
 
 class SpnegoHTTPAuth(AuthBase):
@@ -76,10 +80,15 @@ class SpnegoHTTPAuth(AuthBase):
             raise AuthenticationError('%s failed before the server could accept it: %s. Check the credentials, the Kerberos '
                                       'configuration (KRB5_CONFIG, KRB5CCNAME) and service_principal'
                                       % (self.method.describe(), exc), url=response.request.url)
+        except (ValueError, IndexError, struct.error) as exc:  # what parsing a malformed server token raises
+            raise AuthenticationError('%s failed: the server sent a %s challenge that could not be read (%s: %s)'
+                                      % (self.method.describe(), scheme, type(exc).__name__, str(exc)[:200]), url=response.request.url)
 
     @staticmethod
     def _send_token(response, scheme, token, kwargs):
-        response.content  # pylint: disable=pointless-statement  # read the body so the connection goes back to the pool
+        if not read_body(response, MAX_CHALLENGE_BYTES)[1]:  # read the body so the connection goes back to the pool
+            raise AuthenticationError('the server answered the authentication challenge with more than %d bytes'
+                                      % MAX_CHALLENGE_BYTES, url=response.request.url)
         response.raw.release_conn()
         request = response.request.copy()
         request.headers['Authorization'] = '%s %s' % (scheme, base64.b64encode(token).decode('ascii'))
@@ -99,7 +108,10 @@ def server_token(response, scheme):
     """The server's handshake token for scheme in WWW-Authenticate, or None."""
     for offered, token in challenges(response):
         if offered.lower() == scheme.lower() and token:
-            return base64.b64decode(token)
+            try:
+                return base64.b64decode(token, validate=True)
+            except ValueError:
+                raise AuthenticationError('the server sent a malformed %s challenge (not base64)' % scheme, url=response.request.url)
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, UnexpectedResponse
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import field
 
 StatusEntry = collections.namedtuple('StatusEntry', ['number', 'name', 'final', 'sources'])
 
@@ -74,14 +75,14 @@ def status_name(value):
 
 def request_status(request, url=None):
     """Return the canonical status name of a Request object as the server sent it."""
-    for key, value in request.items():
-        if str(key).lower() == 'status':
-            try:
-                return status_name(value)
-            except UnexpectedResponse as exc:
-                exc.url = url
-                raise
-    raise UnexpectedResponse('the server sent a Request object without a Status field', url=url)
+    value = field(request, 'Status')
+    if value is None:
+        raise UnexpectedResponse('the server sent a Request object without a Status field', url=url)
+    try:
+        return status_name(value)
+    except UnexpectedResponse as exc:
+        exc.url = url
+        raise
 
 
 def is_final(name):

@@ -110,10 +110,9 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import canonical_request_id
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import MimCmError
 from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_cutoff
-from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec, run_module
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import canonical_request_id
 from ansible_collections.mim.certificate_management.plugins.module_utils._search import STATUS_NAME_KEY, find_requests, unknown_status_warning
 from ansible_collections.mim.certificate_management.plugins.module_utils._status import STATUS_TABLE, status_name
 
@@ -129,18 +128,20 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('request_id', 'status'), ('request_id', 'target_user')])
+    run_module(module, lambda secrets, context: read(module, secrets))
+
+
+def read(module, secrets):
+    """The requests found, each unknown status warned about."""
     params = module.params
-    try:
-        request_id = canonical_request_id(params['request_id']) if params['request_id'] else None
-        cutoff = submitted_cutoff(params['submitted_before'], params['older_than_days'])
-        client = client_from_module(module)
-        found = find_requests(client, request_id, [status_name(name) for name in params['status'] or ()], params['target_user'], cutoff)
-    except MimCmError as exc:
-        module.fail_json(**exc.to_result())
+    request_id = canonical_request_id(params['request_id']) if params['request_id'] else None
+    cutoff = submitted_cutoff(params['submitted_before'], params['older_than_days'])
+    found = find_requests(client_from_module(module, secrets), request_id, [status_name(name) for name in params['status'] or ()],
+                          params['target_user'], cutoff)
     for request in found:
         if request[STATUS_NAME_KEY] is None:
             module.warn(unknown_status_warning(request))
-    module.exit_json(changed=False, requests=found)
+    return dict(changed=False, requests=found)
 
 
 if __name__ == '__main__':

@@ -163,10 +163,10 @@ url:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import canonical_request_id, canonical_request_ids
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, MimCmError
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import batch_outcome, finalize_many, finalize_request
-from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec, run_module
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import canonical_request_id, canonical_request_ids
 from ansible_collections.mim.certificate_management.plugins.module_utils._status import FINAL_ACTIONS, final_action
 
 
@@ -180,23 +180,22 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('request_id', 'request_ids')], required_one_of=[('request_id', 'request_ids')])
+    run_module(module, lambda secrets, context: finalize(module, secrets, context))
+
+
+def finalize(module, secrets, context):
+    """The one id, or the batch, finalized; a batch with a failed id is a failed result that keeps every entry."""
     params = module.params
-    request_id = params['request_id']
-    try:
-        action = final_action(params['status'])
-        if request_id is not None:
-            request_id = canonical_request_id(request_id)
-            module.exit_json(**finalize_request(client_from_module(module), request_id, action, module.check_mode, module._diff))
-        request_ids = canonical_request_ids(params['request_ids'])
-        if not 1 <= params['concurrency'] <= 64:
-            raise ConfigurationError('concurrency must be between 1 and 64, not %s' % params['concurrency'])
-        results = finalize_many(client_from_module(module), request_ids, action, module.check_mode, module._diff, params['concurrency'])
-    except MimCmError as exc:
-        module.fail_json(**dict(exc.to_result(), **({'request_id': request_id} if request_id is not None else {})))
-    outcome = batch_outcome(results)
-    if outcome.get('msg'):
-        module.fail_json(**outcome)
-    module.exit_json(**outcome)
+    action = final_action(params['status'])
+    if params['request_id'] is not None:
+        context['request_id'] = canonical_request_id(params['request_id'])
+        return finalize_request(client_from_module(module, secrets), context['request_id'], action, module.check_mode, module._diff)
+    request_ids = canonical_request_ids(params['request_ids'])
+    if not 1 <= params['concurrency'] <= 64:
+        raise ConfigurationError('concurrency must be between 1 and 64, not %s' % params['concurrency'])
+    outcome = batch_outcome(finalize_many(client_from_module(module, secrets), request_ids, action, module.check_mode,
+                                          module._diff, params['concurrency']))
+    return dict(outcome, failed=bool(outcome.get('msg')))
 
 
 if __name__ == '__main__':

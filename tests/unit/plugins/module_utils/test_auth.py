@@ -196,7 +196,7 @@ def test_concurrent_workers_share_one_adfs_token():
     responses.post(TOKEN_URL, json={'access_token': 'shared-token', 'expires_in': 3600})
     ids = ['9c1d2e3f-4a5b-4c6d-8e7f-%012d' % index for index in range(6)]
     for request_id in ids:
-        responses.get('http://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % request_id, json={'Status': 8})
+        responses.get('http://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % request_id, json={'Uuid': request_id, 'Status': 8})
     client = make_client('bearer', token_url=TOKEN_URL, client_id='ansible', client_secret='s3cret')
     results = finalize_many(client, ids, final_action('completed'), concurrency=3)
     assert [entry['changed'] for entry in results] == [False] * 6
@@ -217,7 +217,7 @@ def test_netrc_credentials_never_replace_the_chosen_method(tmp_path, monkeypatch
     netrc.write_text('machine cm.example.test login mallory password from-netrc\n')
     netrc.chmod(0o600)
     monkeypatch.setenv('NETRC', str(netrc))
-    responses.get(URL, json={'Status': 3})
+    responses.get(URL, json={'Uuid': RID, 'Status': 3})
     make_client(auth, **options).get_request(RID)
     assert responses.calls[0].request.headers.get('Authorization') == expected
 
@@ -225,7 +225,7 @@ def test_netrc_credentials_never_replace_the_chosen_method(tmp_path, monkeypatch
 @responses.activate
 def test_ca_bundle_variables_do_not_override_the_options(tmp_path, monkeypatch):
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/etc/ssl/certs/ca-certificates.crt')
-    responses.get('https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID, json={'Status': 3})
+    responses.get('https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID, json={'Uuid': RID, 'Status': 3})
     client = CMClient('https://cm.example.test', auth_from_options('none'), validate_certs=False)
     client.get_request(RID)
     assert responses.calls[0].request.req_kwargs['verify'] is False

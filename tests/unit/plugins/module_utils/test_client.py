@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -11,7 +12,8 @@ import requests
 import responses
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient, canonical_request_id
+from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import canonical_request_id
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
     ConfigurationError,
     ConnectionFailure,
@@ -37,7 +39,7 @@ def test_request_ids_go_out_canonical(given):
 
 
 @pytest.mark.parametrize('given', ['', 'not-a-guid', RID[:-1], RID + '0', '{%s' % RID, '%s}' % RID, RID.replace('-', ''),
-                                   RID.replace('5', 'g'), None, 42, '{{%s}}' % RID])
+                                   RID.replace('5', 'g'), None, 42, '{{%s}}' % RID, '{%s\n}' % RID])
 def test_malformed_request_ids_are_refused(given):
     with pytest.raises(ConfigurationError, match='is not a GUID'):
         canonical_request_id(given)
@@ -56,7 +58,10 @@ def test_base_url_joins_url_and_api_path(url, api_path, expected):
 @pytest.mark.parametrize('url, message', [
     ('', 'url is required'), (None, 'url is required'), ('cm.example.test', 'not an http'), ('ftp://cm.example.test', 'not an http'),
     ('https://', 'not an http'), ('https://cm.example.test/?x=1', 'not an http'),
-    ('https://user:secret@cm.example.test', 'must not carry credentials'),
+    ('https://user:secret@cm.example.test', 'must not carry user information'),
+    ('ftp://user:secret@cm.example.test', 'must not carry user information'),
+    ('https://user:secret@cm.example.test/?a=1', 'must not carry user information'),
+    ('https://cm.example.test:99999', 'bad host or port'), ('https://cm example.test', 'not an http'),
 ])
 def test_bad_urls_are_refused(url, message):
     with pytest.raises(ConfigurationError, match=message) as caught:
@@ -64,10 +69,20 @@ def test_bad_urls_are_refused(url, message):
     assert 'secret' not in str(caught.value)
 
 
-@pytest.mark.parametrize('timeout', [0, -5, None])
-def test_timeout_must_be_positive(timeout):
-    with pytest.raises(ConfigurationError, match='timeout must be a positive number'):
-        client(timeout=timeout)
+@pytest.mark.parametrize('option, value', [('timeout', 0), ('timeout', -5), ('timeout', None), ('timeout', float('inf')),
+                                           ('timeout', float('nan')), ('timeout', 1e300), ('backoff_factor', float('nan')),
+                                           ('backoff_factor', float('inf')), ('backoff_factor', -0.5), ('retries', -1), ('retries', 11)])
+def test_numeric_options_are_finite_and_in_range(option, value):
+    with pytest.raises(ConfigurationError, match='^%s must be a number of ' % option):
+        client(**{option: value})
+
+
+@pytest.mark.parametrize('api_path', ['/CertificateManagement/api/v1.0?x=1', '/api#frag', '/api/../other', '/api/%2e%2e/x',
+                                      '/api%2Fv1', '/CertificateManagement/api/v1.0/requests/0d6c2c4e-8d5f-4b1a-a1f3-3c9e7b2d5a10',
+                                      '\\api', '/api v1'])
+def test_api_path_is_a_plain_path(api_path):
+    with pytest.raises(ConfigurationError, match='api_path .* is not a plain path'):
+        client(api_path=api_path)
 
 
 @responses.activate
@@ -178,11 +193,21 @@ def test_timeouts_say_how_long_was_waited():
 
 @responses.activate
 def test_basic_and_bearer_credentials_are_sent():
-    responses.get(URL, json={'Status': 3})
-    client(auth='basic', username='alice', password='pw').get_request(RID)
+    responses.get(URL, json={'Uuid': RID, 'Status': 3})
+    client(auth='basic', username='alice', password='pässwörd-✓').get_request(RID)
     client(auth='bearer', token='tok-123').get_request(RID)
-    assert responses.calls[0].request.headers['Authorization'].startswith('Basic ')
+    assert responses.calls[0].request.headers['Authorization'] == 'Basic ' + base64.b64encode('alice:pässwörd-✓'.encode()).decode()
     assert responses.calls[1].request.headers['Authorization'] == 'Bearer tok-123'
+
+
+@pytest.mark.parametrize('auth, options, option', [('bearer', {'token': 'Tok-S3cret\r'}, 'token'), ('bearer', {'token': 'Tok S3cret'}, 'token'),
+                                                   ('basic', {'username': 'alice', 'password': 'Pw-S3cret\n'}, 'password'),
+                                                   ('basic', {'username': 'al\tice', 'password': 'Pw-S3cret'}, 'username')])
+def test_credentials_a_header_cannot_carry_are_refused_by_name_not_value(auth, options, option):
+    with pytest.raises(ConfigurationError) as caught:
+        client(auth=auth, **options)
+    assert caught.value.msg.startswith(option + ' ')
+    assert options[option].strip() not in caught.value.msg
 
 
 def test_certificate_validation_settings():

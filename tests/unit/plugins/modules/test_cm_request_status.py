@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+
+from urllib.parse import quote
 
 import pytest
 import responses
@@ -80,18 +83,22 @@ def test_password_over_plain_http_warns_and_never_shows(capsys):
     assert 'Pa55-word!' not in json.dumps(result)
 
 
+def batch_id(index):
+    return '7a3e9f10-2b4c-4d5e-8f60-00000000000%d' % index
+
+
 def batch_url(index):
-    return 'http://cm.example.test/CertificateManagement/api/v1.0/requests/7a3e9f10-2b4c-4d5e-8f60-00000000000%d' % index
+    return 'http://cm.example.test/CertificateManagement/api/v1.0/requests/' + batch_id(index)
 
 
 @responses.activate
 def test_batch_tries_every_id_and_fails_naming_each_failed_one(capsys):
     ids = ['7a3e9f10-2b4c-4d5e-8f60-00000000000%d' % index for index in range(1, 5)]
-    responses.get(batch_url(1), json={'Status': 3})
-    responses.put(batch_url(1), json={'Status': 8})
-    responses.get(batch_url(2), json={'Status': 8})
+    responses.get(batch_url(1), json={'Uuid': batch_id(1), 'Status': 3})
+    responses.put(batch_url(1), json={'Uuid': batch_id(1), 'Status': 8})
+    responses.get(batch_url(2), json={'Uuid': batch_id(2), 'Status': 8})
     responses.get(batch_url(3), status=403, json={'Message': 'Authorization has been denied for this request.'})
-    responses.get(batch_url(4), json={'Status': 17})
+    responses.get(batch_url(4), json={'Uuid': batch_id(4), 'Status': 17})
     code, result = run(capsys, request_ids=ids + [ids[0].upper()], status='completed', concurrency=3, _ansible_diff=True)
     assert code == 1
     assert result['changed'] is True
@@ -110,7 +117,7 @@ def test_batch_tries_every_id_and_fails_naming_each_failed_one(capsys):
 def test_batch_check_mode_writes_nothing(capsys):
     ids = ['7a3e9f10-2b4c-4d5e-8f60-00000000000%d' % index for index in range(1, 4)]
     for index in range(1, 4):
-        responses.get(batch_url(index), json={'Status': 3})
+        responses.get(batch_url(index), json={'Uuid': batch_id(index), 'Status': 3})
     code, result = run(capsys, request_ids=ids, status='abandoned', _ansible_check_mode=True)
     assert (code, result['changed']) == (0, True)
     assert {entry['status'] for entry in result['results']} == {'Failed'}
@@ -141,3 +148,44 @@ def test_credentials_injected_for_another_method_are_ignored(capsys, monkeypatch
     code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='task-token-value')
     assert code == 0, result
     assert responses.calls[0].request.headers['Authorization'] == 'Bearer task-token-value'
+
+
+def every_form(secret):
+    """The forms the secrets scan looks for: raw, URL-encoded, base64 and JSON-escaped."""
+    return {secret, quote(secret, safe=''), base64.b64encode(secret.encode()).decode(), json.dumps(secret)[1:-1]}
+
+
+def echo_authorization(request):
+    """A server error that echoes the Authorization header it got, raw, URL-encoded and JSON-escaped."""
+    header = request.headers.get('Authorization', '')
+    return 500, {}, json.dumps({'Message': 'bad header %s | %s | %s' % (header, quote(header, safe=''), json.dumps(header))})
+
+
+@responses.activate
+@pytest.mark.parametrize('auth, options, secrets', [
+    ('basic', {'username': 'alice', 'password': 'Pä55-wörd-✓-密码'}, ['Pä55-wörd-✓-密码', 'alice:Pä55-wörd-✓-密码']),
+    ('bearer', {'token': 'eyJ0eXAi.S3cret-T0ken.sig'}, ['eyJ0eXAi.S3cret-T0ken.sig']),
+], ids=['basic-utf8', 'bearer'])
+def test_a_server_echoing_the_authorization_header_shows_no_secret(capsys, auth, options, secrets):
+    responses.add_callback(responses.GET, URL, callback=echo_authorization)
+    code, result = run(capsys, request_id=RID, status='completed', auth=auth, **options)
+    assert code == 1 and result['http_status'] == 500 and 'bad header' in result['msg']
+    text = json.dumps(result, ensure_ascii=False) + json.dumps(result)
+    assert [form for secret in secrets for form in every_form(secret) if form in text] == []
+
+
+def test_a_url_with_user_information_is_refused_and_never_echoed(capsys):
+    code, result = run(capsys, request_id=RID, status='completed', url='ftp://svc:Url-S3cret@cm.example.test/?a=1')
+    assert code == 1 and 'must not carry user information' in result['msg']
+    assert 'Url-S3cret' not in json.dumps(result)
+    assert result['invocation']['module_args']['url'] == 'ftp://********@cm.example.test/?a=1'
+
+
+@responses.activate
+def test_an_unexpected_failure_is_a_clean_message_without_secrets(capsys, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError('internal trouble with token Tok-S3cret-99')
+    monkeypatch.setattr(cm_request_status, 'finalize_request', explode)
+    code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='Tok-S3cret-99')
+    assert code == 1 and result['msg'].startswith('unexpected error: RuntimeError: internal trouble with token ')
+    assert 'Tok-S3cret-99' not in json.dumps(result) and result['request_id'] == RID
