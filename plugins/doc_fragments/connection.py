@@ -101,6 +101,21 @@ options:
       - If not set, the value of the E(MIM_CM_RESOURCE) environment variable is used.
     type: str
     version_added: 0.1.0
+  token_ca_path:
+    description:
+      - PEM bundle of the CA that signed the certificate of O(token_url), for O(auth=bearer) with a token fetched from
+        ADFS. The token endpoint has TLS settings of its own; O(ca_path) and O(validate_certs) are for the MIM CM site.
+      - If not set, the value of the E(MIM_CM_TOKEN_CA_PATH) environment variable is used, and without either the
+        system's trusted CAs.
+    type: path
+    version_added: 0.1.0
+  token_validate_certs:
+    description:
+      - Whether the certificate of O(token_url) is verified. V(false) is only for test servers.
+      - If not set, the value of the E(MIM_CM_TOKEN_VALIDATE_CERTS) environment variable is used, and without either
+        V(true).
+    type: bool
+    version_added: 0.1.0
   validate_certs:
     description:
       - Whether to verify the server's TLS certificate.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import os
 import re
 import threading
 
@@ -19,7 +20,8 @@ try:
 except ImportError:
     AuthBase = object
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError, ConfigurationError
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError, ConfigurationError, MissingLibrary
+from ansible_collections.mim.certificate_management.plugins.module_utils._transport import HttpTransport
 
 HAS_SPNEGO = importlib.util.find_spec('spnego') is not None
 HAS_GSSAPI = importlib.util.find_spec('gssapi') is not None
@@ -28,7 +30,6 @@ HAS_GSSAPI = importlib.util.find_spec('gssapi') is not None
 # a Basic user-id or password is any text without control characters (RFC 7617).
 _TOKEN = re.compile(r'[\x21-\x7e]+')
 _CONTROL = re.compile(r'[\x00-\x1f\x7f]')
-_CHALLENGE = re.compile(r'(?:^|,)\s*(Negotiate|NTLM|Kerberos|Basic|Bearer)\b(?:\s+([A-Za-z0-9+/]+=*)(?=\s*(?:,|$)))?', re.IGNORECASE)
 
 
 class _Auth:
@@ -38,7 +39,7 @@ class _Auth:
     uses = ()
 
     def __init__(self, username=None, password=None, token=None, service_principal=None, token_url=None, client_id=None,
-                 client_secret=None, resource=None):
+                 client_secret=None, resource=None, token_ca_path=None, token_validate_certs=True):
         self.username = username
         self.password = password
         self.token = token
@@ -47,11 +48,14 @@ class _Auth:
         self.client_id = client_id
         self.client_secret = client_secret
         self.resource = resource
+        self.token_ca_path = token_ca_path
+        self.token_validate_certs = token_validate_certs
+        self.secrets = None
         self._check_unused()
         self.validate()
 
     def _check_unused(self):
-        given = dict((key, value) for key, value in vars(self).items() if value)
+        given = dict((key, value) for key, value in vars(self).items() if key in CREDENTIAL_OPTIONS and value)
         unused = sorted(key for key in given if key not in self.uses)
         if unused:
             raise ConfigurationError('auth is %s, which does not use %s; remove %s or choose the auth method it belongs to'
@@ -60,8 +64,13 @@ class _Auth:
     def validate(self):
         """Raise ConfigurationError when an option this method needs is missing."""
 
-    def configure(self, session, client):
-        """Prepare a new requests.Session of the client so that every call it makes is authenticated."""
+    def prepare(self, timeout, retries, secrets):
+        """Get what every session needs once per run (an ADFS token), before the first session; secrets collects the
+        credentials it derives."""
+        self.secrets = secrets
+
+    def configure(self, session):
+        """Prepare a new requests.Session so that every call it makes is authenticated."""
 
     def describe(self):
         """Name the method and the account, for error messages; never a secret."""
@@ -91,10 +100,11 @@ class BasicAuth(_Auth):
                 raise ConfigurationError('%s holds a control character (a line break, tab, ...), which auth basic cannot send; '
                                          'remove it, for example the line end of the file it was read from' % option)
 
-    def configure(self, session, client):
+    def configure(self, session):
         # UTF-8, as RFC 7617 allows (requests would send latin-1 and fail on anything outside it)
         credentials = base64.b64encode(('%s:%s' % (self.username, self.password)).encode('utf-8')).decode('ascii')
-        client.secrets.add(credentials)
+        if self.secrets is not None:
+            self.secrets.add(credentials)
         session.auth = _HeaderAuth('Basic %s' % credentials)
 
 
@@ -102,11 +112,11 @@ class BearerAuth(_Auth):
     """An OAuth2 access token: given as token, or fetched once per run from an ADFS token endpoint (client credentials)."""
 
     name = 'bearer'
-    uses = ('token', 'token_url', 'client_id', 'client_secret', 'resource')
+    uses = ('token', 'token_url', 'client_id', 'client_secret', 'resource', 'token_ca_path')
 
     def __init__(self, **options):
-        super().__init__(**options)
         self._lock = threading.Lock()
+        super().__init__(**options)
 
     def validate(self):
         grant = (self.token_url, self.client_id, self.client_secret)
@@ -118,22 +128,33 @@ class BearerAuth(_Auth):
         if self.token and not _TOKEN.fullmatch(self.token):
             raise ConfigurationError('token holds a character an access token cannot (a control character such as the line '
                                      'end of the file it was read from, a space or a non-ASCII character); remove it')
+        if self.token_ca_path and not os.path.isfile(self.token_ca_path):
+            raise ConfigurationError('token_ca_path %s is not a readable file; give the path of a PEM file' % self.token_ca_path)
 
-    def configure(self, session, client):
+    def prepare(self, timeout, retries, secrets):
+        super().prepare(timeout, retries, secrets)
         with self._lock:  # concurrent workers share one token, fetched once per run
             if not self.token:
-                self.token = self._fetch(client)
+                self.token = self._fetch(timeout, retries)
+
+    def configure(self, session):
         session.auth = _HeaderAuth('Bearer %s' % self.token)
 
-    def _fetch(self, client):
-        data = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
+    def _fetch(self, timeout, retries):
+        """POST the client credentials to the token endpoint, over a connection of its own with its own TLS settings."""
+        verify = (self.token_ca_path or True) if self.token_validate_certs else False
+        http = HttpTransport(verify, timeout=timeout, retries=retries)
+        form = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
         if self.resource:
-            data['resource'] = self.resource
-        answer = client.fetch_token(self.token_url, data, 'fetch an access token for client_id %s' % self.client_id)
-        token = answer.get('access_token')
-        client.secrets.add(token if isinstance(token, str) else None)
+            form['resource'] = self.resource
+        response, answer = http.call('POST', self.token_url, 'fetch an access token for client_id %s' % self.client_id,
+                                     data=form, expect=dict)
+        token = (answer or {}).get('access_token')
+        if isinstance(token, str):
+            self.secrets.add(token)
         if not token or not isinstance(token, str):
-            raise AuthenticationError('the token endpoint %s answered without an access_token' % self.token_url, url=self.token_url)
+            raise AuthenticationError('the token endpoint %s answered HTTP %s without an access_token'
+                                      % (self.token_url, response.status_code), url=self.token_url)
         if not _TOKEN.fullmatch(token):
             raise AuthenticationError('the token endpoint %s answered an access_token with a character a token cannot hold '
                                       '(a control character, a space or a non-ASCII character)' % self.token_url, url=self.token_url)
@@ -159,14 +180,13 @@ class _SpnegoAuth(_Auth):
 
     def validate(self):
         if not HAS_SPNEGO:
-            raise ConfigurationError('auth %s needs the Python library pyspnego (and gssapi for Kerberos) on the host that runs '
-                                     'the module: pip install pyspnego[kerberos]' % self.name)
+            raise MissingLibrary('pyspnego', reason='auth %s' % self.name)
         if self.password and not self.username:
             raise ConfigurationError('auth %s got a password without username' % self.name)
         if self.service_principal and not re.match(r'^[^/@\s]+/[^/@\s]+(@[^/@\s]+)?$', self.service_principal):
             raise ConfigurationError('service_principal %r is not of the form HTTP/host.example.com' % (self.service_principal,))
 
-    def configure(self, session, client):
+    def configure(self, session):
         from ansible_collections.mim.certificate_management.plugins.module_utils._spnego_http import SpnegoHTTPAuth
 
         session.auth = SpnegoHTTPAuth(self)
@@ -198,8 +218,8 @@ class KerberosAuth(_SpnegoAuth):
     def validate(self):
         super().validate()
         if not HAS_GSSAPI:
-            raise ConfigurationError('auth kerberos needs the Python library gssapi and the MIT Kerberos libraries on the host '
-                                     'that runs the module: pip install pyspnego[kerberos] (with libkrb5-dev or krb5-devel and gcc)')
+            raise MissingLibrary('gssapi', reason='auth kerberos; pip install pyspnego[kerberos], which builds it with the MIT '
+                                 'Kerberos libraries, libkrb5-dev or krb5-devel, and gcc')
 
 
 class NtlmAuth(_SpnegoAuth):
@@ -214,17 +234,9 @@ class NtlmAuth(_SpnegoAuth):
             raise ConfigurationError('auth ntlm needs username (DOMAIN\\user or user@domain) and password')
 
 
-def challenges(response):
-    """The (scheme, base64 token or None) pairs of a response's WWW-Authenticate header, in its order."""
-    return [match.groups() for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', ''))]
-
-
-def offered_schemes(response):
-    """The authentication schemes a 401 answer offers, in its order."""
-    return [scheme for scheme, _token in challenges(response)]
-
-
 AUTH_METHODS = dict((cls.name, cls) for cls in (NegotiateAuth, KerberosAuth, NtlmAuth, BasicAuth, BearerAuth, NoAuth))
+# The options that name or prove an identity: a method that does not use one refuses it.
+CREDENTIAL_OPTIONS = sorted(set().union(*(cls.uses for cls in AUTH_METHODS.values())))
 
 
 def auth_from_options(method, **options):

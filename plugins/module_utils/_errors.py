@@ -55,6 +55,16 @@ class FinalStatusConflict(MimCmError):
     """The request already holds a different final status; final statuses never change."""
 
 
+class MissingLibrary(MimCmError):
+    """A Python library the chosen options need is not installed where the module runs."""
+
+    def __init__(self, library, import_error=None, reason=None):
+        super().__init__('the Python library %s is missing%s' % (library, ' (needed for %s)' % reason if reason else ''))
+        self.library = library
+        self.import_error = import_error
+        self.reason = reason
+
+
 def unexpected_error(exc, doing=None):
     """The message for an exception no layer expected: its type and text (bounded), and what was being done."""
     text = ' '.join(str(exc).split())[:1000]

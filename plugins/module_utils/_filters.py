@@ -9,6 +9,7 @@ import datetime
 import re
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, UnexpectedResponse
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import field
 
 # .NET writes up to seven fractional digits and often no offset: 2024-05-02T08:15:42.1830000
 _TIMESTAMP = re.compile(r'^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$', re.IGNORECASE)
@@ -50,9 +51,9 @@ def submitted_cutoff(submitted_before=None, older_than_days=None, now=None):
 
 def submitted_before_cutoff(request, cutoff):
     """Whether the server's Request object was submitted before cutoff."""
-    submitted = next((value for key, value in request.items() if str(key).lower() == 'submitted'), None)
+    submitted = field(request, 'Submitted')
     try:
         return parse_timestamp(submitted) < cutoff
     except ValueError:
         raise UnexpectedResponse('request %s has the Submitted value %r, which is not a timestamp'
-                                 % (request.get('Uuid'), submitted))
+                                 % (field(request, 'Uuid'), submitted))

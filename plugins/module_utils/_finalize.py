@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import FinalStatusConflict, MimCmError, UnexpectedResponse, unexpected_error
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import is_final, request_status
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import is_final, request_status
 
 
 def finalize_request(client, request_id, action, check_mode=False, diff=False):
@@ -104,6 +104,7 @@ def finalize_many(client, request_ids, action, check_mode=False, diff=False, con
     A failing id does not stop the others: its entry carries failed, msg and the HTTP facts instead of a result.
     """
     unique = list(dict.fromkeys(request_ids))
+    client.prepare()  # an ADFS token once, before the workers
 
     def one(request_id):
         try:

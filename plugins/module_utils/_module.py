@@ -1,26 +1,29 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) mim.certificate_management contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every module shares: the connection options (documented in doc_fragments/connection.py) and the client built from them."""
+"""What every module shares: the connection options (documented in doc_fragments/connection.py), the client built
+from them, and the one place where a module's failures are reported."""
 
 from __future__ import annotations
 
 import os
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._auth import AUTH_METHODS, auth_from_options
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import (
-    DEFAULT_API_PATH,
-    REQUESTS_IMPORT_ERROR,
-    CMClient,
-)
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import MimCmError, unexpected_error
+from ansible_collections.mim.certificate_management.plugins.module_utils._auth import AUTH_METHODS, CREDENTIAL_OPTIONS, auth_from_options
+from ansible_collections.mim.certificate_management.plugins.module_utils._client import DEFAULT_API_PATH, CMClient
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, MimCmError, MissingLibrary, unexpected_error
 from ansible_collections.mim.certificate_management.plugins.module_utils._secrets import Secrets
+
+ENV_PREFIX = 'MIM_CM_'
+SECRET_OPTIONS = ('password', 'token', 'client_secret')
+_BOOLEAN_CREDENTIALS = ('token_validate_certs',)
 
 
 def connection_argument_spec():
-    """The shared connection options, each with the environment variable a job runner would inject."""
+    """The shared connection options. The site's options fall back to the environment variable a job runner injects;
+    the credentials of the chosen auth method do too, but only those (see auth_options)."""
     def env(name, **spec):
         spec['fallback'] = (env_fallback, [ENV_PREFIX + name])
         return spec
@@ -29,14 +32,16 @@ def connection_argument_spec():
         url=env('URL', type='str'),
         api_path=dict(type='str', default=DEFAULT_API_PATH),
         auth=env('AUTH', type='str', default='negotiate', choices=list(AUTH_METHODS)),
-        username=env('USERNAME', type='str'),
-        password=env('PASSWORD', type='str', no_log=True),
-        service_principal=env('SERVICE_PRINCIPAL', type='str'),
-        token=env('TOKEN', type='str', no_log=True),
-        token_url=env('TOKEN_URL', type='str', no_log=False),
-        client_id=env('CLIENT_ID', type='str'),
-        client_secret=env('CLIENT_SECRET', type='str', no_log=True),
-        resource=env('RESOURCE', type='str'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        service_principal=dict(type='str'),
+        token=dict(type='str', no_log=True),
+        token_url=dict(type='str', no_log=False),
+        client_id=dict(type='str'),
+        client_secret=dict(type='str', no_log=True),
+        resource=dict(type='str'),
+        token_ca_path=dict(type='path'),
+        token_validate_certs=dict(type='bool'),
         validate_certs=env('VALIDATE_CERTS', type='bool', default=True),
         ca_path=env('CA_PATH', type='path'),
         client_cert=env('CLIENT_CERT', type='path'),
@@ -47,20 +52,33 @@ def connection_argument_spec():
     )
 
 
-ENV_PREFIX = 'MIM_CM_'
-SECRET_OPTIONS = ('password', 'token', 'client_secret')
-_AUTH_OPTIONS = sorted(set().union(*(method.uses for method in AUTH_METHODS.values())))
+def auth_options(params, secrets, environ=None):
+    """The credential options of the task, and for the chosen auth method only, MIM_CM_* variables for those not given.
 
-
-def _auth_options(params):
-    """The credential options for the chosen auth method.
-
-    A value that came from the environment (an AWX credential injects MIM_CM_* for the whole job) and belongs to
-    another method is left out; the same value given as a task option is an error, so a wrong auth does not go unnoticed.
+    An AWX credential injects MIM_CM_* for a whole job: a variable that belongs to another method is never read, while
+    the same option given to the task itself is an error, so that a wrong auth does not go unnoticed.
     """
-    uses = AUTH_METHODS[params['auth']].uses
-    return dict((key, params[key]) for key in _AUTH_OPTIONS
-                if key in uses or params[key] is None or params[key] != os.environ.get(ENV_PREFIX + key.upper()))
+    environ = os.environ if environ is None else environ
+    uses = AUTH_METHODS[params['auth']].uses + _BOOLEAN_CREDENTIALS
+    options = {}
+    for key in CREDENTIAL_OPTIONS + list(_BOOLEAN_CREDENTIALS):
+        value = params.get(key)
+        variable = ENV_PREFIX + key.upper()
+        if value is None and key in uses and environ.get(variable):
+            value = environ[variable]
+            if key in _BOOLEAN_CREDENTIALS:
+                try:
+                    value = boolean(value)
+                except TypeError:
+                    raise ConfigurationError('%s is %r, which is not a boolean' % (variable, value))
+            elif key.endswith('_path'):
+                value = os.path.expanduser(value)
+            if key in SECRET_OPTIONS:
+                secrets.add(value)
+        if value is not None:
+            options[key] = value
+    options.setdefault('token_validate_certs', True)
+    return options
 
 
 def module_secrets(module):
@@ -89,6 +107,8 @@ def run_module(module, work):
     context = {}
     try:
         result = work(secrets, context)
+    except MissingLibrary as exc:
+        module.fail_json(msg=missing_required_lib(exc.library, reason=exc.reason), exception=exc.import_error, **context)
     except MimCmError as exc:
         module.fail_json(**dict(exc.to_result(), **context))
     except Exception as exc:  # pylint: disable=broad-exception-caught  # the boundary: a traceback could carry server text
@@ -100,10 +120,8 @@ def run_module(module, work):
 
 def client_from_module(module, secrets):
     """Build the client from the module's options; bad options raise ConfigurationError before any network call."""
-    if REQUESTS_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     params = module.params
-    auth = auth_from_options(params['auth'], **_auth_options(params))
+    auth = auth_from_options(params['auth'], **auth_options(params, secrets))
     client = CMClient(params['url'], auth, api_path=params['api_path'], validate_certs=params['validate_certs'],
                       ca_path=params['ca_path'], timeout=params['timeout'], client_cert=params['client_cert'],
                       client_key=params['client_key'], retries=params['retries'], backoff_factor=params['backoff_factor'],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import RequestNotFound, UnexpectedResponse
 from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_before_cutoff
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import REPORT_HINT, request_status
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import REPORT_HINT, request_status
 
 STATUS_NAME_KEY = 'status_name'
 

@@ -36,9 +36,8 @@ try:
 except ImportError:
     x509 = None
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._auth import challenges, offered_schemes
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError
-from ansible_collections.mim.certificate_management.plugins.module_utils._transport import read_body
+from ansible_collections.mim.certificate_management.plugins.module_utils._transport import challenges, offered_schemes, read_body
 
 MAX_CHALLENGE_BYTES = 64 * 1024  # an IIS 401 page is a few kilobytes
 

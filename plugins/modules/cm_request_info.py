@@ -112,9 +112,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_cutoff
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec, run_module
-from ansible_collections.mim.certificate_management.plugins.module_utils._request import canonical_request_id
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import STATUS_TABLE, canonical_request_id, status_name
 from ansible_collections.mim.certificate_management.plugins.module_utils._search import STATUS_NAME_KEY, find_requests, unknown_status_warning
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import STATUS_TABLE, status_name
 
 
 def main():

@@ -166,8 +166,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import batch_outcome, finalize_many, finalize_request
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec, run_module
-from ansible_collections.mim.certificate_management.plugins.module_utils._request import canonical_request_id, canonical_request_ids
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import FINAL_ACTIONS, final_action
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import (
+    FINAL_ACTIONS,
+    canonical_request_id,
+    canonical_request_ids,
+    final_action,
+)
 
 
 def main():

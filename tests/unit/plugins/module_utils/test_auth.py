@@ -11,6 +11,7 @@ import types
 import urllib.parse
 
 import pytest
+import requests
 import responses
 import spnego
 
@@ -22,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
 from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, HTTPStatusError
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, HTTPStatusError, MissingLibrary
 from ansible_collections.mim.certificate_management.plugins.module_utils._spnego_http import channel_bindings
 
 RID = '9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f'
@@ -191,7 +192,7 @@ def test_no_channel_bindings_over_plain_http():
 @responses.activate
 def test_concurrent_workers_share_one_adfs_token():
     from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_many
-    from ansible_collections.mim.certificate_management.plugins.module_utils._status import final_action
+    from ansible_collections.mim.certificate_management.plugins.module_utils._request import final_action
 
     responses.post(TOKEN_URL, json={'access_token': 'shared-token', 'expires_in': 3600})
     ids = ['9c1d2e3f-4a5b-4c6d-8e7f-%012d' % index for index in range(6)]
@@ -204,9 +205,9 @@ def test_concurrent_workers_share_one_adfs_token():
     assert {call.request.headers.get('Authorization') for call in responses.calls if call.request.method == 'GET'} == {'Bearer shared-token'}
 
 
-def test_kerberos_without_gssapi_is_a_configuration_error(monkeypatch):
+def test_kerberos_without_gssapi_is_a_missing_library(monkeypatch):
     monkeypatch.setattr(_auth, 'HAS_GSSAPI', False)
-    with pytest.raises(ConfigurationError, match=r'auth kerberos needs the Python library gssapi .*pyspnego\[kerberos\]'):
+    with pytest.raises(MissingLibrary, match=r'the Python library gssapi is missing \(needed for auth kerberos; pip install pyspnego\[kerberos\]'):
         auth_from_options('kerberos')
 
 
@@ -229,3 +230,24 @@ def test_ca_bundle_variables_do_not_override_the_options(tmp_path, monkeypatch):
     client = CMClient('https://cm.example.test', auth_from_options('none'), validate_certs=False)
     client.get_request(RID)
     assert responses.calls[0].request.req_kwargs['verify'] is False
+
+
+@responses.activate
+@pytest.mark.parametrize('options, verify', [({}, True), ({'token_validate_certs': False}, False), ({'token_ca_path': __file__}, __file__)])
+def test_the_token_endpoint_has_tls_settings_of_its_own(monkeypatch, options, verify):
+    """The CM site's ca_path and validate_certs never apply to ADFS: the token call uses token_ca_path and token_validate_certs."""
+    seen = []
+    real_send = requests.Session.send
+
+    def send(session, request, **kwargs):
+        seen.append((request.url, kwargs.get('verify')))
+        return real_send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, 'send', send)
+    responses.post(TOKEN_URL, json={'access_token': 'adfs-token', 'expires_in': 3600})
+    responses.get('https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID, json={'Uuid': RID, 'Status': 3})
+    client = CMClient('https://cm.example.test', auth_from_options('bearer', token_url=TOKEN_URL, client_id='ansible',
+                                                                   client_secret='s3cret', **options),
+                      validate_certs=False, sleep=lambda seconds: None)
+    client.get_request(RID)
+    assert seen == [(TOKEN_URL, verify), ('https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID, False)]

@@ -211,9 +211,9 @@ def test_credentials_a_header_cannot_carry_are_refused_by_name_not_value(auth, o
 
 
 def test_certificate_validation_settings():
-    assert client().session.verify is True
-    assert client(ca_path=__file__).session.verify == __file__
-    assert client(validate_certs=False).session.verify is False
+    assert client().http.session.verify is True
+    assert client(ca_path=__file__).http.session.verify == __file__
+    assert client(validate_certs=False).http.session.verify is False
 
 
 @pytest.mark.parametrize('auth, options, message', [

@@ -18,7 +18,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
     UnexpectedResponse,
 )
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_request
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import final_action
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import final_action
 
 RID = '0d6c2c4e-8d5f-4b1a-a1f3-3c9e7b2d5a10'
 URL = 'https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID

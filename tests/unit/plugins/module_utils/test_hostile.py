@@ -14,10 +14,11 @@ import pytest
 import responses
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
-from ansible_collections.mim.certificate_management.plugins.module_utils._client import MAX_OBJECT_BYTES, CMClient
+from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
+from ansible_collections.mim.certificate_management.plugins.module_utils._transport import MAX_OBJECT_BYTES
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConnectionFailure, UnexpectedResponse
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import batch_outcome, finalize_many, finalize_request
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import final_action
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import final_action
 
 RID = '3b6f0a2e-9d41-4c57-8e26-1f0d9c7b5a48'
 OTHER = '3b6f0a2e-9d41-4c57-8e26-000000000000'

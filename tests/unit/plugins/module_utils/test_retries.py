@@ -16,7 +16,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
     HTTPStatusError,
 )
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import finalize_request
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import final_action
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import final_action
 
 COMPLETED = final_action('completed')
 RID = '5d2c9a10-7e3b-4f1a-9c8d-2b6e0f4a1c37'

@@ -5,10 +5,18 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core before 2.19: AnsibleModule reads its arguments from basic._ANSIBLE_ARGS
+    from ansible.module_utils import basic
+
+    def patch_module_args(args):
+        """Expose args to the AnsibleModule created within this context."""
+        return mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
 
 
 def run_module(main, capsys, **args):

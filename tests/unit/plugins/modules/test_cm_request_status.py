@@ -189,3 +189,17 @@ def test_an_unexpected_failure_is_a_clean_message_without_secrets(capsys, monkey
     code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='Tok-S3cret-99')
     assert code == 1 and result['msg'].startswith('unexpected error: RuntimeError: internal trouble with token ')
     assert 'Tok-S3cret-99' not in json.dumps(result) and result['request_id'] == RID
+
+
+def test_an_option_of_another_method_given_to_the_task_is_an_error_even_if_the_environment_has_it(capsys, monkeypatch):
+    monkeypatch.setenv('MIM_CM_USERNAME', 'alice')
+    code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='task-token-value', username='alice')
+    assert code == 1 and 'auth is bearer, which does not use username' in result['msg']
+
+
+def test_a_missing_library_is_reported_the_ansible_way(capsys, monkeypatch):
+    from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
+    monkeypatch.setattr(_auth, 'HAS_SPNEGO', False)
+    code, result = run(capsys, request_id=RID, status='completed', auth='ntlm', username='MIMLAB\\alice', password='pw')
+    assert code == 1 and 'Failed to import the required Python library (pyspnego)' in result['msg']
+    assert 'auth ntlm' in result['msg']

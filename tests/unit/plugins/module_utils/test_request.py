@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, UnexpectedResponse
-from ansible_collections.mim.certificate_management.plugins.module_utils._status import (
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import (
     REST_API,
     SQL_API,
     STATUS_TABLE,
