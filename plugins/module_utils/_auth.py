@@ -15,12 +15,15 @@ import os
 import re
 import threading
 
+from typing import Any, Optional
+
 try:
     from requests.auth import AuthBase
 except ImportError:
-    AuthBase = object
+    AuthBase = object  # type: ignore[assignment,misc]
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError, ConfigurationError, MissingLibrary
+from ansible_collections.mim.certificate_management.plugins.module_utils._secrets import Secrets
 from ansible_collections.mim.certificate_management.plugins.module_utils._transport import HttpTransport
 
 HAS_SPNEGO = importlib.util.find_spec('spnego') is not None
@@ -36,10 +39,12 @@ class _Auth:
     """An authentication method: the options it uses, checked before any network call."""
 
     name = ''
-    uses = ()
+    uses: tuple[str, ...] = ()
 
-    def __init__(self, username=None, password=None, token=None, service_principal=None, token_url=None, client_id=None,
-                 client_secret=None, resource=None, token_ca_path=None, token_validate_certs=True):
+    def __init__(self, username: Optional[str] = None, password: Optional[str] = None, token: Optional[str] = None,
+                 service_principal: Optional[str] = None, token_url: Optional[str] = None, client_id: Optional[str] = None,
+                 client_secret: Optional[str] = None, resource: Optional[str] = None, token_ca_path: Optional[str] = None,
+                 token_validate_certs: bool = True) -> None:
         self.username = username
         self.password = password
         self.token = token
@@ -50,29 +55,29 @@ class _Auth:
         self.resource = resource
         self.token_ca_path = token_ca_path
         self.token_validate_certs = token_validate_certs
-        self.secrets = None
+        self.secrets: Optional[Secrets] = None
         self._check_unused()
         self.validate()
 
-    def _check_unused(self):
+    def _check_unused(self) -> None:
         given = dict((key, value) for key, value in vars(self).items() if key in CREDENTIAL_OPTIONS and value)
         unused = sorted(key for key in given if key not in self.uses)
         if unused:
             raise ConfigurationError('auth is %s, which does not use %s; remove %s or choose the auth method it belongs to'
                                      % (self.name, ' and '.join(unused), 'them' if len(unused) > 1 else 'it'))
 
-    def validate(self):
+    def validate(self) -> None:
         """Raise ConfigurationError when an option this method needs is missing."""
 
-    def prepare(self, timeout, retries, secrets):
+    def prepare(self, timeout: float, retries: int, secrets: Secrets) -> None:
         """Get what every session needs once per run (an ADFS token), before the first session; secrets collects the
         credentials it derives."""
         self.secrets = secrets
 
-    def configure(self, session):
+    def configure(self, session: Any) -> None:
         """Prepare a new requests.Session so that every call it makes is authenticated."""
 
-    def describe(self):
+    def describe(self) -> str:
         """Name the method and the account, for error messages; never a secret."""
         account = self.username or self.client_id
         return 'auth %s as %s' % (self.name, account) if account else 'auth %s' % self.name
@@ -90,7 +95,7 @@ class BasicAuth(_Auth):
     name = 'basic'
     uses = ('username', 'password')
 
-    def validate(self):
+    def validate(self) -> None:
         if not self.username or self.password is None:
             raise ConfigurationError('auth basic needs username and password (or MIM_CM_USERNAME and MIM_CM_PASSWORD)')
         if ':' in self.username:
@@ -100,7 +105,7 @@ class BasicAuth(_Auth):
                 raise ConfigurationError('%s holds a control character (a line break, tab, ...), which auth basic cannot send; '
                                          'remove it, for example the line end of the file it was read from' % option)
 
-    def configure(self, session):
+    def configure(self, session: Any) -> None:
         # UTF-8, as RFC 7617 allows (requests would send latin-1 and fail on anything outside it)
         credentials = base64.b64encode(('%s:%s' % (self.username, self.password)).encode('utf-8')).decode('ascii')
         if self.secrets is not None:
@@ -114,11 +119,11 @@ class BearerAuth(_Auth):
     name = 'bearer'
     uses = ('token', 'token_url', 'client_id', 'client_secret', 'resource', 'token_ca_path')
 
-    def __init__(self, **options):
+    def __init__(self, **options: Any) -> None:
         self._lock = threading.Lock()
         super().__init__(**options)
 
-    def validate(self):
+    def validate(self) -> None:
         grant = (self.token_url, self.client_id, self.client_secret)
         if self.token and any(grant):
             raise ConfigurationError('auth bearer takes either token or token_url with client_id and client_secret, not both')
@@ -131,26 +136,26 @@ class BearerAuth(_Auth):
         if self.token_ca_path and not os.path.isfile(self.token_ca_path):
             raise ConfigurationError('token_ca_path %s is not a readable file; give the path of a PEM file' % self.token_ca_path)
 
-    def prepare(self, timeout, retries, secrets):
+    def prepare(self, timeout: float, retries: int, secrets: Secrets) -> None:
         super().prepare(timeout, retries, secrets)
         with self._lock:  # concurrent workers share one token, fetched once per run
             if not self.token:
                 self.token = self._fetch(timeout, retries)
 
-    def configure(self, session):
+    def configure(self, session: Any) -> None:
         session.auth = _HeaderAuth('Bearer %s' % self.token)
 
-    def _fetch(self, timeout, retries):
+    def _fetch(self, timeout: float, retries: int) -> str:
         """POST the client credentials to the token endpoint, over a connection of its own with its own TLS settings."""
         verify = (self.token_ca_path or True) if self.token_validate_certs else False
-        http = HttpTransport(verify, timeout=timeout, retries=retries)
+        http = HttpTransport(verify, timeout=timeout, retries=retries, scrub=self.secrets.scrub if self.secrets else str)
         form = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
         if self.resource:
             form['resource'] = self.resource
-        response, answer = http.call('POST', self.token_url, 'fetch an access token for client_id %s' % self.client_id,
+        response, answer = http.call('POST', str(self.token_url), 'fetch an access token for client_id %s' % self.client_id,
                                      data=form, expect=dict)
         token = (answer or {}).get('access_token')
-        if isinstance(token, str):
+        if isinstance(token, str) and self.secrets is not None:
             self.secrets.add(token)
         if not token or not isinstance(token, str):
             raise AuthenticationError('the token endpoint %s answered HTTP %s without an access_token'
@@ -164,10 +169,10 @@ class BearerAuth(_Auth):
 class _HeaderAuth(AuthBase):
     """Sets the Authorization header of every call."""
 
-    def __init__(self, value):
+    def __init__(self, value: str) -> None:
         self.value = value
 
-    def __call__(self, request):
+    def __call__(self, request: Any) -> Any:
         request.headers['Authorization'] = self.value
         return request
 
@@ -176,9 +181,9 @@ class _SpnegoAuth(_Auth):
     """Windows Integrated Authentication through pyspnego, answering IIS's 401 challenge on the same connection."""
 
     uses = ('username', 'password', 'service_principal')
-    schemes = ('Negotiate',)
+    schemes: tuple[str, ...] = ('Negotiate',)
 
-    def validate(self):
+    def validate(self) -> None:
         if not HAS_SPNEGO:
             raise MissingLibrary('pyspnego', reason='auth %s' % self.name)
         if self.password and not self.username:
@@ -186,12 +191,12 @@ class _SpnegoAuth(_Auth):
         if self.service_principal and not re.match(r'^[^/@\s]+/[^/@\s]+(@[^/@\s]+)?$', self.service_principal):
             raise ConfigurationError('service_principal %r is not of the form HTTP/host.example.com' % (self.service_principal,))
 
-    def configure(self, session):
+    def configure(self, session: Any) -> None:
         from ansible_collections.mim.certificate_management.plugins.module_utils._spnego_http import SpnegoHTTPAuth
 
         session.auth = SpnegoHTTPAuth(self)
 
-    def context(self, host, channel_bindings):
+    def context(self, host: str, channel_bindings: Any) -> Any:
         """A new pyspnego client context for one connection."""
         import spnego
 
@@ -215,7 +220,7 @@ class KerberosAuth(_SpnegoAuth):
     name = 'kerberos'
     schemes = ('Negotiate', 'Kerberos')
 
-    def validate(self):
+    def validate(self) -> None:
         super().validate()
         if not HAS_GSSAPI:
             raise MissingLibrary('gssapi', reason='auth kerberos; pip install pyspnego[kerberos], which builds it with the MIT '
@@ -228,7 +233,7 @@ class NtlmAuth(_SpnegoAuth):
     name = 'ntlm'
     schemes = ('NTLM', 'Negotiate')
 
-    def validate(self):
+    def validate(self) -> None:
         super().validate()
         if not self.username or self.password is None:
             raise ConfigurationError('auth ntlm needs username (DOMAIN\\user or user@domain) and password')
@@ -239,7 +244,7 @@ AUTH_METHODS = dict((cls.name, cls) for cls in (NegotiateAuth, KerberosAuth, Ntl
 CREDENTIAL_OPTIONS = sorted(set().union(*(cls.uses for cls in AUTH_METHODS.values())))
 
 
-def auth_from_options(method, **options):
+def auth_from_options(method: str, **options: Any) -> _Auth:
     """Return the authentication object for the auth option; raise ConfigurationError on a bad combination."""
     try:
         cls = AUTH_METHODS[method]

@@ -9,20 +9,36 @@ import os
 import re
 import time
 
+from typing import Any, Callable, Optional, Protocol
 from urllib.parse import urlsplit
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, RequestNotFound
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, MimCmError, RequestNotFound
 from ansible_collections.mim.certificate_management.plugins.module_utils._request import check_identity, names_request
 from ansible_collections.mim.certificate_management.plugins.module_utils._secrets import Secrets
 from ansible_collections.mim.certificate_management.plugins.module_utils._transport import HttpTransport
 
 DEFAULT_API_PATH = '/CertificateManagement/api/v1.0'
+
+
+class Auth(Protocol):
+    """What the client needs of an authentication method (_auth has one class per method)."""
+
+    def prepare(self, timeout: float, retries: int, secrets: Secrets) -> None:
+        """Get what every session needs once per run, before the first session."""
+
+    def configure(self, session: Any) -> None:
+        """Make every call of a new requests.Session authenticated."""
+
+    def describe(self) -> str:
+        """Name the method and the account, never a secret."""
+
+
 # A plain path: segments of unreserved characters (no query, fragment, percent-encoding, dot segments or backslashes).
 _API_PATH = re.compile(r'/?([A-Za-z0-9_~-][A-Za-z0-9._~-]*(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)?/?')
 _HOST = re.compile(r'[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]')
 
 
-def site_url(url, api_path):
+def site_url(url: Optional[str], api_path: Optional[str]) -> str:
     """Join the site URL and the API path, validating both before any network call.
 
     A URL with user information is refused without echoing it: its password must not reach any output.
@@ -52,7 +68,7 @@ def site_url(url, api_path):
     return ('%s://%s/%s' % (parts.scheme.lower(), parts.netloc, path)).rstrip('/')
 
 
-def check_files(**paths):
+def check_files(**paths: Optional[str]) -> None:
     """ConfigurationError naming the first option whose file does not exist where the module runs."""
     for option, path in paths.items():
         if path and not os.path.isfile(path):
@@ -63,8 +79,10 @@ class CMClient:
     """Talks to one MIM CM site with the authentication auth (see _auth); every answer about a request is checked to be
     about that request."""
 
-    def __init__(self, url, auth, api_path=DEFAULT_API_PATH, validate_certs=True, ca_path=None, timeout=30,
-                 client_cert=None, client_key=None, retries=3, backoff_factor=0.5, sleep=time.sleep, secrets=None):
+    def __init__(self, url: Optional[str], auth: Auth, api_path: str = DEFAULT_API_PATH, validate_certs: bool = True,
+                 ca_path: Optional[str] = None, timeout: float = 30, client_cert: Optional[str] = None,
+                 client_key: Optional[str] = None, retries: int = 3, backoff_factor: float = 0.5,
+                 sleep: Callable[[float], Any] = time.sleep, secrets: Optional[Secrets] = None) -> None:
         if client_key and not client_cert:
             raise ConfigurationError('client_key was given without client_cert; give both for mutual TLS')
         check_files(ca_path=ca_path, client_cert=client_cert, client_key=client_key)
@@ -73,29 +91,29 @@ class CMClient:
         self.secrets = secrets if secrets is not None else Secrets()
         cert = ((client_cert, client_key) if client_key else client_cert) if client_cert else None
         self.http = HttpTransport((ca_path or True) if validate_certs else False, cert, timeout, retries, backoff_factor, sleep,
-                                  authenticate=self._authenticate, describe=auth.describe)
+                                  authenticate=self._authenticate, describe=auth.describe, scrub=self.secrets.scrub)
 
-    def prepare(self):
+    def prepare(self) -> None:
         """Get what every session needs once per run (an ADFS token) before the sessions exist; safe to call again."""
         self.auth.prepare(self.http.timeout, self.http.retries, self.secrets)
 
-    def _authenticate(self, session):
+    def _authenticate(self, session: Any) -> None:
         self.prepare()
         self.auth.configure(session)
 
     @property
-    def retries(self):
+    def retries(self) -> int:
         return self.http.retries
 
-    def backoff(self, exc, attempt):
+    def backoff(self, exc: MimCmError, attempt: int) -> None:
         """Wait before another try after the transient failure exc, or re-raise it (the run's shared retry budget)."""
         self.http.backoff(exc, attempt)
 
-    def request_url(self, request_id):
+    def request_url(self, request_id: str) -> str:
         """Return the URL of one request."""
         return '%s/requests/%s' % (self.base_url, request_id)
 
-    def get_request(self, request_id):
+    def get_request(self, request_id: str) -> dict[str, Any]:
         """Return the server's Request object of request_id; raise RequestNotFound when the server does not know the id."""
         url = self.request_url(request_id)
         response, data = self.http.call('GET', url, 'read request %s' % request_id, not_found_ok=True, expect=dict)
@@ -108,13 +126,13 @@ class CMClient:
                                   % (request_id, response.status_code), http_status=response.status_code, url=url)
         return check_identity(data, request_id, url)
 
-    def search_requests(self, status=None, target_user=None):
+    def search_requests(self, status: Optional[str] = None, target_user: Optional[str] = None) -> list[dict[str, Any]]:
         """GET /requests with the server-side filters; return the list of Request objects (empty after 204)."""
         params = dict((key, value) for key, value in (('status', status), ('targetuser', target_user)) if value)
         action = 'search requests%s' % ''.join(' %s=%s' % item for item in sorted(params.items()))
         return self.http.call('GET', '%s/requests' % self.base_url, action, params=params, expect=list)[1] or []
 
-    def set_request_status(self, request_id, status):
+    def set_request_status(self, request_id: str, status: str) -> Optional[dict[str, Any]]:
         """PUT the final status, once; return the Request object the server answered, or None when the answer is not
         the Request object of request_id (204, an empty or odd body, another request's object): read it again then."""
         action = 'set request %s to %s' % (request_id, status)

@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 
 class MimCmError(Exception):
     """Base of every failure a module reports; carries what the user needs to act."""
 
-    def __init__(self, msg, http_status=None, url=None, retryable=False, retry_after=None):
+    def __init__(self, msg: str, http_status: Optional[int] = None, url: Optional[str] = None, retryable: bool = False,
+                 retry_after: Optional[float] = None) -> None:
         super().__init__(msg)
         self.msg = msg
         self.http_status = http_status
@@ -17,9 +20,9 @@ class MimCmError(Exception):
         self.retryable = retryable  # a transient failure: the same call may succeed if tried again
         self.retry_after = retry_after  # seconds the server asked to wait (Retry-After), if it did
 
-    def to_result(self):
+    def to_result(self) -> dict[str, Any]:
         """Return the keys a module passes to fail_json: msg, and the HTTP facts when there was an answer."""
-        result = {'msg': self.msg}
+        result: dict[str, Any] = {'msg': self.msg}
         if self.http_status is not None:
             result['http_status'] = self.http_status
         if self.url is not None:
@@ -58,14 +61,14 @@ class FinalStatusConflict(MimCmError):
 class MissingLibrary(MimCmError):
     """A Python library the chosen options need is not installed where the module runs."""
 
-    def __init__(self, library, import_error=None, reason=None):
+    def __init__(self, library: str, import_error: Optional[str] = None, reason: Optional[str] = None) -> None:
         super().__init__('the Python library %s is missing%s' % (library, ' (needed for %s)' % reason if reason else ''))
         self.library = library
         self.import_error = import_error
         self.reason = reason
 
 
-def unexpected_error(exc, doing=None):
+def unexpected_error(exc: BaseException, doing: Optional[str] = None) -> str:
     """The message for an exception no layer expected: its type and text (bounded), and what was being done."""
     text = ' '.join(str(exc).split())[:1000]
     return 'unexpected error%s: %s%s' % (' while %s' % doing if doing else '', type(exc).__name__, ': %s' % text if text else '')

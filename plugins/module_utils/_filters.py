@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime
 import re
 
+from typing import Any, Optional
+
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, UnexpectedResponse
 from ansible_collections.mim.certificate_management.plugins.module_utils._request import field
 
@@ -15,7 +17,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._reques
 _TIMESTAMP = re.compile(r'^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$', re.IGNORECASE)
 
 
-def parse_timestamp(text):
+def parse_timestamp(text: Any) -> datetime.datetime:
     """Parse an ISO 8601 date or date-time into an aware UTC datetime; a time without offset is taken as UTC.
 
     Raises ValueError when text is not such a timestamp.
@@ -34,7 +36,8 @@ def parse_timestamp(text):
     return moment.astimezone(datetime.timezone.utc)
 
 
-def submitted_cutoff(submitted_before=None, older_than_days=None, now=None):
+def submitted_cutoff(submitted_before: Optional[str] = None, older_than_days: Optional[float] = None,
+                     now: Optional[datetime.datetime] = None) -> Optional[datetime.datetime]:
     """The latest submission time a request may have to pass both filters, or None for no date filter."""
     limits = []
     if submitted_before:
@@ -49,7 +52,7 @@ def submitted_cutoff(submitted_before=None, older_than_days=None, now=None):
     return min(limits) if limits else None
 
 
-def submitted_before_cutoff(request, cutoff):
+def submitted_before_cutoff(request: dict[str, Any], cutoff: datetime.datetime) -> bool:
     """Whether the server's Request object was submitted before cutoff."""
     submitted = field(request, 'Submitted')
     try:

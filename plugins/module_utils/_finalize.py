@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Sequence
 
+if TYPE_CHECKING:
+    from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import FinalStatusConflict, MimCmError, UnexpectedResponse, unexpected_error
-from ansible_collections.mim.certificate_management.plugins.module_utils._request import is_final, request_status
+from ansible_collections.mim.certificate_management.plugins.module_utils._request import FinalAction, is_final, request_status
 
 
-def finalize_request(client, request_id, action, check_mode=False, diff=False):
+def finalize_request(client: CMClient, request_id: str, action: FinalAction, check_mode: bool = False,
+                     diff: bool = False) -> dict[str, Any]:
     """Bring request_id to the outcome of action (a FinalAction) and return the module result for it.
 
     The request is done when it reads action.reaches (Failed after an abandon). The transition itself is the server's
@@ -41,7 +45,7 @@ def finalize_request(client, request_id, action, check_mode=False, diff=False):
     return result
 
 
-def _write(client, request_id, action, url):
+def _write(client: CMClient, request_id: str, action: FinalAction, url: str) -> tuple[dict[str, Any], bool]:
     """PUT the action; return (Request object after, whether this run changed it).
 
     When a PUT fails, the request is read again before anything else: a write whose answer was lost (timeout, reset,
@@ -69,7 +73,7 @@ def _write(client, request_id, action, url):
         return (after if after is not None else _read_after_write(client, request_id, url)), True
 
 
-def _read_after_write(client, request_id, url):
+def _read_after_write(client: CMClient, request_id: str, url: str) -> dict[str, Any]:
     """GET the request after a write was sent; a failure here leaves the write's outcome unknown, and says so."""
     try:
         return client.get_request(request_id)
@@ -77,7 +81,7 @@ def _read_after_write(client, request_id, url):
         raise _outcome_unknown(exc, request_id, url)
 
 
-def _status_after_write(request, request_id, url):
+def _status_after_write(request: dict[str, Any], request_id: str, url: str) -> str:
     """The status a request reads after a write was sent; one the table does not know leaves the outcome unknown."""
     try:
         return request_status(request, url)
@@ -85,7 +89,7 @@ def _status_after_write(request, request_id, url):
         raise _outcome_unknown(exc, request_id, url)
 
 
-def _outcome_unknown(exc, request_id, url):
+def _outcome_unknown(exc: MimCmError, request_id: str, url: str) -> MimCmError:
     """The same error, its message saying that the write it follows may have been applied."""
     exc.msg = '%s; the write may have been applied: re-read request %s' % (exc.msg, request_id)
     exc.args = (exc.msg,)
@@ -93,12 +97,13 @@ def _outcome_unknown(exc, request_id, url):
     return exc
 
 
-def status_diff(request_id, before, after):
+def status_diff(request_id: str, before: str, after: str) -> dict[str, Any]:
     """The before/after of one request's status, as --diff shows it."""
     return {'before': {'status': before}, 'after': {'status': after}, 'before_header': request_id, 'after_header': request_id}
 
 
-def finalize_many(client, request_ids, action, check_mode=False, diff=False, concurrency=8):
+def finalize_many(client: CMClient, request_ids: Sequence[str], action: FinalAction, check_mode: bool = False, diff: bool = False,
+                  concurrency: int = 8) -> list[dict[str, Any]]:
     """Finalize each id once (duplicates dropped, order kept), at most `concurrency` at a time over the client's sessions.
 
     A failing id does not stop the others: its entry carries failed, msg and the HTTP facts instead of a result.
@@ -106,7 +111,7 @@ def finalize_many(client, request_ids, action, check_mode=False, diff=False, con
     unique = list(dict.fromkeys(request_ids))
     client.prepare()  # an ADFS token once, before the workers
 
-    def one(request_id):
+    def one(request_id: str) -> dict[str, Any]:
         try:
             return finalize_request(client, request_id, action, check_mode, diff)
         except MimCmError as exc:
@@ -121,7 +126,7 @@ def finalize_many(client, request_ids, action, check_mode=False, diff=False, con
         return list(pool.map(one, unique))
 
 
-def batch_outcome(results):
+def batch_outcome(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The module result of a batch: changed when any id changed; a msg naming each failed id when any failed."""
     outcome = {'changed': any(entry['changed'] for entry in results), 'results': results}
     diffs = [entry['diff'] for entry in results if entry['changed'] and 'diff' in entry]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from typing import Any, Callable, Mapping, Optional
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import AUTH_METHODS, CREDENTIAL_OPTIONS, auth_from_options
@@ -21,10 +23,10 @@ SECRET_OPTIONS = ('password', 'token', 'client_secret')
 _BOOLEAN_CREDENTIALS = ('token_validate_certs',)
 
 
-def connection_argument_spec():
+def connection_argument_spec() -> dict[str, dict[str, Any]]:
     """The shared connection options. The site's options fall back to the environment variable a job runner injects;
     the credentials of the chosen auth method do too, but only those (see auth_options)."""
-    def env(name, **spec):
+    def env(name: str, **spec: Any) -> dict[str, Any]:
         spec['fallback'] = (env_fallback, [ENV_PREFIX + name])
         return spec
 
@@ -52,7 +54,7 @@ def connection_argument_spec():
     )
 
 
-def auth_options(params, secrets, environ=None):
+def auth_options(params: Mapping[str, Any], secrets: Secrets, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """The credential options of the task, and for the chosen auth method only, MIM_CM_* variables for those not given.
 
     An AWX credential injects MIM_CM_* for a whole job: a variable that belongs to another method is never read, while
@@ -60,7 +62,7 @@ def auth_options(params, secrets, environ=None):
     """
     environ = os.environ if environ is None else environ
     uses = AUTH_METHODS[params['auth']].uses + _BOOLEAN_CREDENTIALS
-    options = {}
+    options: dict[str, Any] = {}
     for key in CREDENTIAL_OPTIONS + list(_BOOLEAN_CREDENTIALS):
         value = params.get(key)
         variable = ENV_PREFIX + key.upper()
@@ -81,7 +83,7 @@ def auth_options(params, secrets, environ=None):
     return options
 
 
-def module_secrets(module):
+def module_secrets(module: AnsibleModule) -> Secrets:
     """The secrets of the options (and a password written into url) in every form, registered with Ansible's masking,
     which then covers the result and its invocation; tokens fetched later join them as they arrive."""
     secrets = Secrets(on_add=module.no_log_values.update)
@@ -96,7 +98,7 @@ def module_secrets(module):
     return secrets
 
 
-def run_module(module, work):
+def run_module(module: AnsibleModule, work: Callable[[Secrets, dict[str, Any]], dict[str, Any]]) -> None:
     """Run work(secrets, context) and exit with its result: the one place where a module's failures are reported.
 
     work returns the result dict (with failed: true for a failure that still has results) and may put keys into
@@ -104,7 +106,7 @@ def run_module(module, work):
     secret, never in a traceback.
     """
     secrets = module_secrets(module)
-    context = {}
+    context: dict[str, Any] = {}
     try:
         result = work(secrets, context)
     except MissingLibrary as exc:
@@ -118,7 +120,7 @@ def run_module(module, work):
     module.exit_json(**result)
 
 
-def client_from_module(module, secrets):
+def client_from_module(module: AnsibleModule, secrets: Secrets) -> CMClient:
     """Build the client from the module's options; bad options raise ConfigurationError before any network call."""
     params = module.params
     auth = auth_from_options(params['auth'], **auth_options(params, secrets))

@@ -9,12 +9,14 @@ from __future__ import annotations
 import collections
 import re
 
+from typing import Any, Iterable, Mapping, Optional
+
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, UnexpectedResponse
 
 _GUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 
 
-def canonical_request_id(value):
+def canonical_request_id(value: Any) -> str:
     """Return a request GUID in the form the API takes (lower case, no braces); raise ConfigurationError otherwise."""
     text = value.strip().lower() if isinstance(value, str) else ''
     if text.startswith('{') and text.endswith('}'):
@@ -25,7 +27,7 @@ def canonical_request_id(value):
     return text
 
 
-def canonical_request_ids(values):
+def canonical_request_ids(values: Optional[Iterable[Any]]) -> list[str]:
     """Canonical form of many GUIDs; one ConfigurationError naming every malformed one."""
     canonical, bad = [], []
     for value in values or []:
@@ -44,7 +46,7 @@ def canonical_request_ids(values):
 _MISSING = object()
 
 
-def field(request, name, default=None):
+def field(request: Mapping[str, Any], name: str, default: Any = None) -> Any:
     """A field of a Request object by name in any case (the API sends PascalCase; servers and proxies may not)."""
     value = request.get(name, _MISSING)
     if value is not _MISSING:
@@ -53,13 +55,13 @@ def field(request, name, default=None):
     return next((value for key, value in request.items() if str(key).lower() == lowered), default)
 
 
-def _uuid_of(answer):
+def _uuid_of(answer: Any) -> Optional[str]:
     """The Uuid an answer names, canonical, or None."""
     sent = field(answer, 'Uuid') if isinstance(answer, dict) else None
     return sent.strip().lower().strip('{}') if isinstance(sent, str) else None
 
 
-def check_identity(request, request_id, url=None):
+def check_identity(request: dict[str, Any], request_id: str, url: Optional[str] = None) -> dict[str, Any]:
     """Return request if it is the Request object of request_id; raise UnexpectedResponse otherwise.
 
     An answer about another request (a misrouting proxy, a server bug) must never be taken for this one's state.
@@ -72,7 +74,7 @@ def check_identity(request, request_id, url=None):
     return request
 
 
-def names_request(answer, request_id):
+def names_request(answer: Any, request_id: str) -> bool:
     """Tell whether an answer is the Request object of request_id, worth taking as its new state."""
     return _uuid_of(answer) == request_id and field(answer, 'Status') is not None
 
@@ -117,7 +119,7 @@ _BY_NAME = dict({entry.name.lower(): entry for entry in STATUS_TABLE},
                 **{alias: entry for entry in STATUS_TABLE for alias, name in STATUS_ALIASES.items() if entry.name == name})
 
 
-def status_entry(value):
+def status_entry(value: Any) -> StatusEntry:
     """Return the table entry for a status sent by a server (a number, a numeric string or a name, any case).
 
     A value outside the table is never taken for a known status: it raises UnexpectedResponse.
@@ -135,12 +137,12 @@ def status_entry(value):
     return entry
 
 
-def status_name(value):
+def status_name(value: Any) -> str:
     """Return the canonical name (Completed, ...) of a status sent by a server."""
     return status_entry(value).name
 
 
-def request_status(request, url=None):
+def request_status(request: Mapping[str, Any], url: Optional[str] = None) -> str:
     """Return the canonical status name of a Request object as the server sent it."""
     value = field(request, 'Status')
     if value is None:
@@ -152,12 +154,12 @@ def request_status(request, url=None):
         raise
 
 
-def is_final(name):
+def is_final(name: str) -> bool:
     """Tell whether a canonical status name is final: nothing leaves a final status."""
     return _BY_NAME[name.lower()].final
 
 
-def final_action(choice):
+def final_action(choice: str) -> FinalAction:
     """Return the FinalAction a user asked for (completed, canceled, abandoned; any case)."""
     for action in FINAL_ACTIONS:
         if action.choice == choice.lower():

@@ -5,6 +5,12 @@
 
 from __future__ import annotations
 
+import datetime
+
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+if TYPE_CHECKING:
+    from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import RequestNotFound, UnexpectedResponse
 from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_before_cutoff
 from ansible_collections.mim.certificate_management.plugins.module_utils._request import REPORT_HINT, request_status
@@ -12,7 +18,8 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._reques
 STATUS_NAME_KEY = 'status_name'
 
 
-def find_requests(client, request_id=None, statuses=(), target_user=None, cutoff=None):
+def find_requests(client: CMClient, request_id: Optional[str] = None, statuses: Sequence[str] = (), target_user: Optional[str] = None,
+                  cutoff: Optional[datetime.datetime] = None) -> list[dict[str, Any]]:
     """Return the matching Request objects as the server sent them, each with its canonical status under status_name."""
     if request_id:
         try:
@@ -34,7 +41,7 @@ def find_requests(client, request_id=None, statuses=(), target_user=None, cutoff
     return [dict(request, **{STATUS_NAME_KEY: _status_name_or_none(request)}) for request in found]
 
 
-def _status_name_or_none(request):
+def _status_name_or_none(request: dict[str, Any]) -> Optional[str]:
     """An info module shows a request with an unknown status number instead of failing; its status_name is None."""
     try:
         return request_status(request)
@@ -42,7 +49,7 @@ def _status_name_or_none(request):
         return None
 
 
-def unknown_status_warning(request):
+def unknown_status_warning(request: dict[str, Any]) -> str:
     """The warning for a request listed with status_name None: what the server sent and how to report it."""
     fields = {str(key).lower(): value for key, value in request.items()}
     return 'request %s has the status %r, which is not in the MIM CM status table, so its status_name is null; %s' % (

@@ -6,19 +6,23 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import threading
+
+from typing import Any, Callable, Optional
 
 from urllib.parse import quote, quote_plus
 
 MASK = '********'
 
 
-def forms(value):
-    """The ways a secret shows in text: raw, URL-encoded, base64, JSON-escaped and Python-escaped."""
+def forms(value: str) -> set[str]:
+    """The ways a secret shows in text: raw, URL-encoded, base64, JSON-escaped, Python-escaped and HTML-escaped."""
     raw = value.encode('utf-8', 'surrogatepass')
     found = {value, quote(value, safe=''), quote_plus(value, safe=''), json.dumps(value)[1:-1],
-             json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1], value.encode('unicode_escape').decode('ascii')}
+             json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1], value.encode('unicode_escape').decode('ascii'),
+             html.escape(value), html.escape(json.dumps(value)[1:-1])}
     for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
         text = encoded.decode('ascii')
         found.update((text, text.rstrip('=')))
@@ -31,12 +35,12 @@ class Secrets:
     on_add is told every new form, so that a module can register it for Ansible's own masking (no_log_values) too.
     """
 
-    def __init__(self, on_add=None):
-        self._forms = set()
+    def __init__(self, on_add: Optional[Callable[[set[str]], Any]] = None) -> None:
+        self._forms: set[str] = set()
         self._on_add = on_add
         self._lock = threading.Lock()
 
-    def add(self, value):
+    def add(self, value: Any) -> None:
         """Register a secret (None and empty values are ignored)."""
         if not value or not isinstance(value, str):
             return
@@ -47,7 +51,7 @@ class Secrets:
         if new and self._on_add:
             self._on_add(new)
 
-    def scrub(self, text):
+    def scrub(self, text: Any) -> Any:
         """text with every known form of every secret replaced by ********, longest forms first."""
         if not isinstance(text, str):
             return text

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import struct
 
+from typing import Any, Optional
+
 from urllib.parse import urlsplit
 
 try:
@@ -18,23 +20,23 @@ try:
     import spnego.channel_bindings
     import spnego.exceptions
 except ImportError:  # _auth checks for pyspnego before this module is imported
-    spnego = None
+    spnego = None  # type: ignore[assignment]
 
 try:
     from krb5 import Krb5Error
 except ImportError:
-    Krb5Error = None
+    Krb5Error = None  # type: ignore[assignment,misc]
 
 try:
     from requests.auth import AuthBase
 except ImportError:
-    AuthBase = object
+    AuthBase = object  # type: ignore[assignment,misc]
 
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
 except ImportError:
-    x509 = None
+    x509 = None  # type: ignore[assignment]
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError
 from ansible_collections.mim.certificate_management.plugins.module_utils._transport import challenges, offered_schemes, read_body
@@ -48,14 +50,14 @@ class SpnegoHTTPAuth(AuthBase):
     IIS authenticates the connection, so later calls on it pass without a new handshake.
     """
 
-    def __init__(self, method):
+    def __init__(self, method: Any) -> None:
         self.method = method
 
-    def __call__(self, request):
+    def __call__(self, request: Any) -> Any:
         request.register_hook('response', self.handle_401)
         return request
 
-    def handle_401(self, response, **kwargs):
+    def handle_401(self, response: Any, **kwargs: Any) -> Any:
         """Answer the challenge; return the final response (a 401 when the server refused us)."""
         if response.status_code != 401 or getattr(response.request, 'mim_cm_handshake', False):
             return response
@@ -84,7 +86,7 @@ class SpnegoHTTPAuth(AuthBase):
                                       % (self.method.describe(), scheme, type(exc).__name__, str(exc)[:200]), url=response.request.url)
 
     @staticmethod
-    def _send_token(response, scheme, token, kwargs):
+    def _send_token(response: Any, scheme: str, token: bytes, kwargs: dict[str, Any]) -> Any:
         if not read_body(response, MAX_CHALLENGE_BYTES)[1]:  # read the body so the connection goes back to the pool
             raise AuthenticationError('the server answered the authentication challenge with more than %d bytes'
                                       % MAX_CHALLENGE_BYTES, url=response.request.url)
@@ -98,12 +100,12 @@ class SpnegoHTTPAuth(AuthBase):
         return answer
 
 
-def _library_errors():
+def _library_errors() -> tuple[type[BaseException], ...]:
     """What pyspnego and the Kerberos library raise when a handshake cannot be made (bad password, no KDC, unknown SPN)."""
-    return (spnego.exceptions.SpnegoError,) + ((Krb5Error,) if Krb5Error else ())
+    return (spnego.exceptions.SpnegoError,) + ((Krb5Error,) if Krb5Error is not None else ())
 
 
-def server_token(response, scheme):
+def server_token(response: Any, scheme: str) -> Optional[bytes]:
     """The server's handshake token for scheme in WWW-Authenticate, or None."""
     for offered, token in challenges(response):
         if offered.lower() == scheme.lower() and token:
@@ -114,7 +116,7 @@ def server_token(response, scheme):
     return None
 
 
-def channel_bindings(response):
+def channel_bindings(response: Any) -> Any:
     """tls-server-end-point channel bindings (RFC 5929) of the connection's server certificate, for IIS Extended Protection."""
     sock = getattr(getattr(response.raw, 'connection', None), 'sock', None)
     getpeercert = getattr(sock, 'getpeercert', None)

@@ -21,6 +21,8 @@ import threading
 import time
 import traceback
 
+from typing import Any, Callable, Optional
+
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -28,10 +30,10 @@ try:
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-except ImportError:
-    requests = None
-    HTTPAdapter = HTTPConnectionPool = HTTPSConnectionPool = object
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+except ImportError:  # reported by HttpTransport as a MissingLibrary, so that a module can say so
+    requests = None  # type: ignore[assignment]
+    HTTPAdapter = HTTPConnectionPool = HTTPSConnectionPool = object  # type: ignore[misc,assignment]
+    REQUESTS_IMPORT_ERROR: Optional[str] = traceback.format_exc()
 else:
     REQUESTS_IMPORT_ERROR = None
 
@@ -69,8 +71,8 @@ _CURRENT = threading.local()  # the watch of the call this thread is making
 class _WatchedPool:
     """A connection pool that tells the current call's watch which connection carries it."""
 
-    def _get_conn(self, timeout=None):
-        connection = super()._get_conn(timeout)  # pylint: disable=no-member
+    def _get_conn(self, timeout: Optional[float] = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]  # pylint: disable=no-member
         watch = getattr(_CURRENT, 'watch', None)
         if watch is not None:
             watch.connection = connection
@@ -91,11 +93,11 @@ _POOLS = {'http': _WatchedHTTPPool, 'https': _WatchedHTTPSPool}
 class WatchedAdapter(HTTPAdapter):
     """requests' adapter with pools whose connections the watchdog can cut (proxied ones too)."""
 
-    def init_poolmanager(self, *args, **kwargs):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
+    def proxy_manager_for(self, proxy: Any, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = _POOLS
         return manager
@@ -104,25 +106,25 @@ class WatchedAdapter(HTTPAdapter):
 class Watch:
     """The deadline of one call; a context manager that makes it the current call of this thread."""
 
-    def __init__(self, watchdog, seconds):
+    def __init__(self, watchdog: Watchdog, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
-        self.connection = None
+        self.connection: Any = None
         self.expired = False
         self.done = False
         self._watchdog = watchdog
-        self._outer = None
+        self._outer: Optional[Watch] = None
 
-    def __enter__(self):
+    def __enter__(self) -> Watch:
         self._outer = getattr(_CURRENT, 'watch', None)
         _CURRENT.watch = self
         self._watchdog.add(self)
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: Any) -> None:
         self.done = True
         _CURRENT.watch = self._outer
 
-    def cut(self):
+    def cut(self) -> bool:
         """Shut the call's socket down, which ends a blocked read at once; False while there is no socket yet."""
         self.expired = True
         sock = getattr(self.connection, 'sock', None)
@@ -140,17 +142,17 @@ class Watchdog:
 
     RETRY_CUT = 0.05  # seconds: a call still connecting has no socket to cut yet; look again this much later
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._condition = threading.Condition()
-        self._heap = []
+        self._heap: list[tuple[float, int, Watch]] = []
         self._order = itertools.count()
-        self._thread = None
+        self._thread: Optional[threading.Thread] = None
 
-    def watch(self, seconds):
+    def watch(self, seconds: float) -> Watch:
         """A Watch for a call that must be answered within seconds."""
         return Watch(self, seconds)
 
-    def add(self, watch, deadline=None):
+    def add(self, watch: Watch, deadline: Optional[float] = None) -> None:
         with self._condition:
             heapq.heappush(self._heap, (deadline or watch.deadline, next(self._order), watch))
             if self._thread is None:
@@ -158,7 +160,7 @@ class Watchdog:
                 self._thread.start()
             self._condition.notify()
 
-    def _run(self):
+    def _run(self) -> None:
         with self._condition:
             while True:
                 while self._heap and self._heap[0][2].done:
@@ -175,7 +177,7 @@ class Watchdog:
                     heapq.heappush(self._heap, (time.monotonic() + self.RETRY_CUT, next(self._order), watch))
 
 
-def read_body(response, limit):
+def read_body(response: Any, limit: int) -> tuple[bytes, bool]:
     """Read a streamed response's body, at most limit bytes (decoded); return (body, complete).
 
     A declared Content-Length over the limit is refused before reading; an incomplete body closes the connection.
@@ -200,7 +202,18 @@ def read_body(response, limit):
     return body, complete
 
 
-def server_message(response):
+def bounded(text: str, scrub: Callable[[str], str]) -> str:
+    """Server or library text for a message: scrubbed of secrets first (a secret cut in half would no longer be
+    recognised), then cut to a readable length."""
+    text = scrub(text)
+    return text[:_MAX_MESSAGE] + ('...' if len(text) > _MAX_MESSAGE else '')
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def server_message(response: Any, scrub: Callable[[str], str] = _unchanged) -> str:
     """Return the server's own words from an error answer: JSON Message, a JSON string, or the text of an HTML page."""
     try:
         data = response.json()
@@ -219,20 +232,20 @@ def server_message(response):
         if title:
             text = title.group(1)
         text = ' '.join(_HTML_TAG.sub(' ', text).split())
-    return text[:_MAX_MESSAGE] + ('...' if len(text) > _MAX_MESSAGE else '')
+    return bounded(text, scrub)
 
 
-def challenges(response):
+def challenges(response: Any) -> list[tuple[str, Optional[str]]]:
     """The (scheme, base64 token or None) pairs of a response's WWW-Authenticate header, in its order."""
-    return [match.groups() for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', ''))]
+    return [(match.group(1), match.group(2)) for match in _CHALLENGE.finditer(response.headers.get('WWW-Authenticate', ''))]
 
 
-def offered_schemes(response):
+def offered_schemes(response: Any) -> list[str]:
     """The authentication schemes a 401 answer offers, in its order."""
     return [scheme for scheme, _token in challenges(response)]
 
 
-def number_option(option, value, bounds, unit):
+def number_option(option: str, value: Any, bounds: tuple[float, float], unit: str) -> Any:
     """A finite number within bounds (lower bound exclusive for timeout), or a ConfigurationError naming the option."""
     low, high = bounds
     if (value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
@@ -250,17 +263,17 @@ class _RetryBudget:
     call that succeeds ends the outage and refills the budget.
     """
 
-    def __init__(self, retries, backoff_factor, sleep):
+    def __init__(self, retries: int, backoff_factor: float, sleep: Callable[[float], Any]) -> None:
         self.retries = retries
         self._backoff_factor = backoff_factor
         self._sleep = sleep
         self._lock = threading.Lock()
         self._rounds = 0
         self._resume_at = 0.0
-        self._gave_up = None
+        self._gave_up: Optional[MimCmError] = None
         self._waited = threading.local()  # the end of the last round this thread waited for
 
-    def before_call(self, action):
+    def before_call(self, action: str) -> None:
         """Wait for a backoff round in progress that this thread has not waited for; raise at once when the run has
         given up on the server."""
         with self._lock:
@@ -272,11 +285,11 @@ class _RetryBudget:
         if delay > 0:
             self._sleep(delay)
 
-    def succeeded(self):
+    def succeeded(self) -> None:
         with self._lock:
             self._rounds, self._gave_up = 0, None
 
-    def backoff(self, exc, attempt):
+    def backoff(self, exc: MimCmError, attempt: int) -> None:
         """Wait before try number attempt + 2 of a call after the transient failure exc, or raise exc when the tries of
         the call (retries) or the rounds of the run are spent."""
         with self._lock:
@@ -304,8 +317,9 @@ class HttpTransport:
     authenticate(session) prepares each new session; describe() names the authentication in a 401 hint.
     """
 
-    def __init__(self, verify=True, cert=None, timeout=30, retries=3, backoff_factor=0.5, sleep=time.sleep,
-                 authenticate=None, describe=None):
+    def __init__(self, verify: Any = True, cert: Any = None, timeout: float = 30, retries: int = 3, backoff_factor: float = 0.5,
+                 sleep: Callable[[float], Any] = time.sleep, authenticate: Optional[Callable[[Any], None]] = None,
+                 describe: Optional[Callable[[], str]] = None, scrub: Callable[[str], str] = _unchanged) -> None:
         if requests is None:
             raise MissingLibrary('requests', REQUESTS_IMPORT_ERROR)
         self.timeout = number_option('timeout', timeout, TIMEOUT_RANGE, 'seconds')
@@ -315,13 +329,14 @@ class HttpTransport:
         self._cert = cert
         self._authenticate = authenticate or (lambda session: None)
         self._describe = describe or (lambda: 'no authentication')
+        self._scrub = scrub
         self._cookies = requests.cookies.RequestsCookieJar()
         self._local = threading.local()
-        self._proxies = {}
+        self._proxies: dict[tuple[str, str], dict[str, str]] = {}
         self._watchdog = Watchdog()
 
     @property
-    def session(self):
+    def session(self) -> Any:
         """This thread's requests.Session: one kept-alive connection, authenticated once; cookies shared by all threads.
 
         Windows authentication binds to a connection, so concurrent workers each keep their own instead of passing
@@ -342,18 +357,19 @@ class HttpTransport:
             self._authenticate(session)
         return session
 
-    def proxies_for(self, url):
+    def proxies_for(self, url: str) -> dict[str, str]:
         """The proxies that HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY give url's host; read once per host."""
         host = urlsplit(url)[:2]
         if host not in self._proxies:
             self._proxies[host] = requests.utils.get_environ_proxies(url)
         return self._proxies[host]
 
-    def backoff(self, exc, attempt):
+    def backoff(self, exc: MimCmError, attempt: int) -> None:
         """Wait before another try of a call after its transient failure exc, or re-raise exc (see _RetryBudget)."""
         self._budget.backoff(exc, attempt)
 
-    def call(self, method, url, action, json=None, data=None, params=None, not_found_ok=False, retry=True, expect=None):
+    def call(self, method: str, url: str, action: str, json: Any = None, data: Any = None, params: Any = None,
+             not_found_ok: bool = False, retry: bool = True, expect: Optional[type] = None) -> tuple[Any, Any]:
         """Send a call; return (response, its JSON decoded as expect (dict, list or object) or None when empty).
 
         With retry, transient failures (unreadable bodies included) are tried again within the retry budget: only for
@@ -379,7 +395,8 @@ class HttpTransport:
             self._budget.succeeded()
             return answer
 
-    def _send_once(self, method, url, action, json, data, params, not_found_ok, expect):
+    def _send_once(self, method: str, url: str, action: str, json: Any, data: Any, params: Any, not_found_ok: bool,
+                   expect: Optional[type]) -> tuple[Any, Any]:
         """Send one call, never following a redirect (a redirected PUT would silently become a GET); the whole answer
         must arrive within timeout and fit its size limit."""
         session = self.session
@@ -394,21 +411,21 @@ class HttpTransport:
                 if watch.expired:
                     raise self._too_slow(action, url)
                 if isinstance(exc, requests.exceptions.SSLError):
-                    raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc), _tls_hint(exc)), url=url)
+                    raise ConnectionFailure('Failed to %s: TLS error talking to %s: %s. %s' % (action, url, _reason(exc, self._scrub), _tls_hint(exc)), url=url)
                 if isinstance(exc, requests.exceptions.Timeout):
                     raise ConnectionFailure('Failed to %s: no answer from %s within %s seconds (%s); check the server or raise '
-                                            'timeout' % (action, url, self.timeout, _reason(exc)), url=url, retryable=True)
+                                            'timeout' % (action, url, self.timeout, _reason(exc, self._scrub)), url=url, retryable=True)
                 raise ConnectionFailure('Failed to %s: could not connect to %s: %s; check url and that the server is reachable'
-                                        % (action, url, _reason(exc)), url=url, retryable=True)
+                                        % (action, url, _reason(exc, self._scrub)), url=url, retryable=True)
         if watch.expired:  # cut in the middle of the headers, the answer can look complete
             raise self._too_slow(action, url)
         if 300 <= status < 400:
+            location = bounded(response.headers.get('Location', '(no Location)'), self._scrub)
             raise HTTPStatusError('Failed to %s: %s answered HTTP %s redirecting to %s; redirects are not followed, '
-                                  'set url to the final address' % (action, url, status, response.headers.get('Location', '(no Location)')[:_MAX_MESSAGE]),
-                                  http_status=status, url=url)
+                                  'set url to the final address' % (action, url, status, location), http_status=status, url=url)
         if status >= 400 and not (not_found_ok and status == 404):
             raise HTTPStatusError('Failed to %s at %s with HTTP status %s %s: %s%s'
-                                  % (action, url, status, (response.reason or '')[:_MAX_MESSAGE], server_message(response) or '(no message)',
+                                  % (action, url, status, bounded(response.reason or '', self._scrub), server_message(response, self._scrub) or '(no message)',
                                      _hint(status, self._describe, response)),
                                   http_status=status, url=url, retryable=status in RETRY_STATUSES,
                                   retry_after=_retry_after(response))
@@ -417,22 +434,22 @@ class HttpTransport:
                                      'sends for it; not read further' % (action, url, status, limit), http_status=status, url=url)
         if expect is None or status in (204, 404) or not body:
             return response, None
-        return response, _decode(response, expect, url, action)
+        return response, _decode(response, expect, url, action, self._scrub)
 
-    def _too_slow(self, action, url):
+    def _too_slow(self, action: str, url: str) -> ConnectionFailure:
         """The failure of a call cut off at its deadline (retryable: a slow moment may pass)."""
         return ConnectionFailure('Failed to %s: no complete answer from %s within the timeout of %s seconds; check the server '
                                  'or raise timeout' % (action, url, self.timeout), url=url, retryable=True)
 
 
-def _decode(response, expect, url, action):
+def _decode(response: Any, expect: type, url: str, action: str, scrub: Callable[[str], str]) -> Any:
     """The JSON body as a dict (a Request object), a list of them, or any JSON (object); an unreadable body may be a
     transient fault."""
     try:
         data = response.json()
     except (ValueError, RecursionError):
         raise UnexpectedResponse('Failed to %s: %s answered HTTP %s with a body that is not JSON (or nested too deeply): %s'
-                                 % (action, url, response.status_code, server_message(response)),
+                                 % (action, url, response.status_code, server_message(response, scrub)),
                                  http_status=response.status_code, url=url, retryable=True)
     if expect is object:
         return data
@@ -445,15 +462,15 @@ def _decode(response, expect, url, action):
                              http_status=response.status_code, url=url)
 
 
-def _reason(exc):
+def _reason(exc: BaseException, scrub: Callable[[str], str]) -> str:
     """The innermost cause of a transport error, without the noise of urllib3's wrappers."""
     reason = exc
     while reason.__context__ is not None and isinstance(reason.__context__, Exception):
         reason = reason.__context__
-    return (str(reason) or type(reason).__name__)[:_MAX_MESSAGE]
+    return bounded(str(reason) or type(reason).__name__, scrub)
 
 
-def _retry_after(response):
+def _retry_after(response: Any) -> Optional[float]:
     """Seconds from a Retry-After header (a number or an HTTP date), at most MAX_DELAY; None when absent or unreadable."""
     value = (response.headers.get('Retry-After') or '').strip()[:64]
     if value.isdigit():
@@ -466,7 +483,7 @@ def _retry_after(response):
     return None if seconds is None else min(MAX_DELAY, max(0.0, seconds))
 
 
-def _tls_hint(exc):
+def _tls_hint(exc: BaseException) -> str:
     """Which option to look at for a TLS failure; verification is never switched off for the user."""
     text = str(exc).lower()
     if 'certificate required' in text or 'handshake failure' in text or 'unknown ca' in text or 'bad certificate' in text:
@@ -478,7 +495,7 @@ def _tls_hint(exc):
             '(validate_certs: false is only for test servers)')
 
 
-def _hint(status, describe, response=None):
+def _hint(status: int, describe: Callable[[], str], response: Any = None) -> str:
     """A next step for the statuses a user can act on."""
     if status == 401:
         offered = ', '.join(offered_schemes(response)) if response is not None else ''

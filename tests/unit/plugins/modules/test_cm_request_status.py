@@ -203,3 +203,13 @@ def test_a_missing_library_is_reported_the_ansible_way(capsys, monkeypatch):
     code, result = run(capsys, request_id=RID, status='completed', auth='ntlm', username='MIMLAB\\alice', password='pw')
     assert code == 1 and 'Failed to import the required Python library (pyspnego)' in result['msg']
     assert 'auth ntlm' in result['msg']
+
+
+@responses.activate
+@pytest.mark.parametrize('offset', [470, 480, 490, 495, 499])
+def test_a_secret_cut_by_the_message_length_is_scrubbed_before_the_cut(capsys, offset):
+    secret = 'Cut-Me-S3cret-Password-1234'
+    responses.get(URL, status=500, json={'Message': 'x' * offset + 'alice:' + secret + ' and more'})
+    code, result = run(capsys, request_id=RID, status='completed', auth='basic', username='alice', password=secret)
+    assert code == 1 and 'xxxx' in result['msg']
+    assert [secret[index:index + 8] for index in range(len(secret) - 7) if secret[index:index + 8] in json.dumps(result)] == []
