@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.mim.certificate_management.plugins.module_utils import _auth
 from ansible_collections.mim.certificate_management.plugins.module_utils._auth import auth_from_options
 from ansible_collections.mim.certificate_management.plugins.module_utils._client import CMClient
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, HTTPStatusError, MissingLibrary
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import AuthenticationError, ConfigurationError, HTTPStatusError, MissingLibrary
 from ansible_collections.mim.certificate_management.plugins.module_utils._spnego_http import channel_bindings
 
 RID = '9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f'
@@ -251,3 +251,15 @@ def test_the_token_endpoint_has_tls_settings_of_its_own(monkeypatch, options, ve
                       validate_certs=False, sleep=lambda seconds: None)
     client.get_request(RID)
     assert seen == [(TOKEN_URL, verify), ('https://cm.example.test/CertificateManagement/api/v1.0/requests/%s' % RID, False)]
+
+
+@responses.activate
+@pytest.mark.parametrize('challenge', [base64.b64encode(b'NTLMSSP\x00\x02\x00\x00\x00short').decode(),
+                                       base64.b64encode(b'\x00' * 7).decode(), 'QUJD'])
+def test_a_malformed_ntlm_challenge_is_an_authentication_error(challenge):
+    """The server's second leg is garbage: a clear AuthenticationError, never an exception no layer expects."""
+    responses.get(URL, status=401, headers={'WWW-Authenticate': 'NTLM'})
+    responses.get(URL, status=401, headers={'WWW-Authenticate': 'NTLM %s' % challenge})
+    client = make_client('ntlm', username='MIMLAB\\alice', password=PASSWORD)
+    with pytest.raises(AuthenticationError, match='auth ntlm as MIMLAB.alice failed'):
+        client.get_request(RID)
