@@ -163,43 +163,13 @@ url:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError
-from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import batch_outcome, finalize_many, finalize_request
-from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec, run_module
-from ansible_collections.mim.certificate_management.plugins.module_utils._request import (
-    FINAL_ACTIONS,
-    canonical_request_id,
-    canonical_request_ids,
-    final_action,
-)
+from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request_status import CONSTRAINTS, argument_spec, finalize
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import run_module
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        request_id=dict(type='str'),
-        request_ids=dict(type='list', elements='str'),
-        concurrency=dict(type='int', default=8),
-        status=dict(type='str', required=True, choices=[action.choice for action in FINAL_ACTIONS]),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('request_id', 'request_ids')], required_one_of=[('request_id', 'request_ids')])
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
     run_module(module, lambda secrets, context: finalize(module, secrets, context))
-
-
-def finalize(module, secrets, context):
-    """The one id, or the batch, finalized; a batch with a failed id is a failed result that keeps every entry."""
-    params = module.params
-    action = final_action(params['status'])
-    if params['request_id'] is not None:
-        context['request_id'] = canonical_request_id(params['request_id'])
-        return finalize_request(client_from_module(module, secrets), context['request_id'], action, module.check_mode, module._diff)
-    request_ids = canonical_request_ids(params['request_ids'])
-    if not 1 <= params['concurrency'] <= 64:
-        raise ConfigurationError('concurrency must be between 1 and 64, not %s' % params['concurrency'])
-    outcome = batch_outcome(finalize_many(client_from_module(module, secrets), request_ids, action, module.check_mode,
-                                          module._diff, params['concurrency']))
-    return dict(outcome, failed=bool(outcome.get('msg')))
 
 
 if __name__ == '__main__':

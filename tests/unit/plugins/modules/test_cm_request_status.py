@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 import responses
 
+from ansible_collections.mim.certificate_management.plugins.module_utils import _cm_request_status
 from ansible_collections.mim.certificate_management.plugins.modules import cm_request_status
 from ansible_collections.mim.certificate_management.tests.unit.plugins.modules.module_runner import run_module
 
@@ -185,7 +186,7 @@ def test_a_url_with_user_information_is_refused_and_never_echoed(capsys):
 def test_an_unexpected_failure_is_a_clean_message_without_secrets(capsys, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError('internal trouble with token Tok-S3cret-99')
-    monkeypatch.setattr(cm_request_status, 'finalize_request', explode)
+    monkeypatch.setattr(_cm_request_status, 'finalize_request', explode)
     code, result = run(capsys, request_id=RID, status='completed', auth='bearer', token='Tok-S3cret-99')
     assert code == 1 and result['msg'].startswith('unexpected error: RuntimeError: internal trouble with token ')
     assert 'Tok-S3cret-99' not in json.dumps(result) and result['request_id'] == RID
