@@ -97,7 +97,8 @@ class ActionModule(ActionBase):
 
     def _runs_in_controller(self, task_vars: dict[str, Any]) -> bool:
         """Whether the module would run on the controller, with the Python that runs Ansible, in a plain way."""
-        if self._task.async_val or self._task.environment or getattr(self._connection, 'transport', None) != 'local':
+        environment = [entry for entry in (self._task.environment or []) if entry]  # Ansible keeps [{}] when none is set
+        if self._task.async_val or environment or getattr(self._connection, 'transport', None) != 'local':
             return False
         interpreter = self._templar.template(task_vars.get('ansible_python_interpreter', ''))
         return not interpreter or str(interpreter).startswith('auto') or _same_file(str(interpreter), sys.executable)

@@ -35,12 +35,13 @@ def action(args, transport='local', async_val=0, environment=None, check_mode=Fa
 
 @pytest.mark.parametrize('transport, async_val, environment, interpreter, inside', [
     ('local', 0, None, None, True),
+    ('local', 0, [{}], None, True),
     ('local', 0, None, sys.executable, True),
     ('local', 0, None, '/nonexistent/python', False),
     ('ssh', 0, None, None, False),
     ('local', 60, None, None, False),
     ('local', 0, [{'MIM_CM_URL': 'http://x'}], None, False),
-], ids=['local', 'same-python', 'other-python', 'remote', 'async', 'task-environment'])
+], ids=['local', 'empty-environment', 'same-python', 'other-python', 'remote', 'async', 'task-environment'])
 def test_inside_the_controller_only_when_the_module_would_run_there_plainly(transport, async_val, environment, interpreter, inside):
     task_vars = {'ansible_python_interpreter': interpreter} if interpreter else {}
     assert action({}, transport, async_val, environment)._runs_in_controller(task_vars) is inside
