@@ -49,7 +49,7 @@ antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --de
     --project "$collection" --copyright "$collection contributors" --title "$collection" "$collection" >/dev/null
 
 # The generated conf.py maps intersphinx to docs.python.org, docs.ansible.com and jinja's site, which a build must
-# not fetch. The only outside labels the generated pages use are two pages of the Ansible docs: a local inventory
+# not fetch. The only outside labels the generated pages use are three pages of the Ansible docs: a local inventory
 # resolves them to their docs.ansible.com addresses. The theme's logo link and top bar point at the web server's root
 # and at Ansible's sites; they get the collection's repository instead, so that the site works from any directory.
 "$venv/bin/python" - "$sphinx/ansible_devel.inv" <<'PYTHON'
@@ -59,6 +59,7 @@ import zlib
 LABELS = (  # label, page, title
     ('common_return_values', 'reference_appendices/common_return_values.html', 'Return Values'),
     ('ansible_configuration_settings', 'reference_appendices/config.html', 'Ansible Configuration Settings'),
+    ('action_plugins', 'plugins/action.html', 'Action plugins'),  # a module with an action plugin links there
 )
 with open(sys.argv[1], 'wb') as handle:
     handle.write(b'# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n'
