@@ -10,11 +10,6 @@ PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do command 
 endif
 VENV ?= .venv
 REQUIREMENTS ?= -r requirements-dev.txt -r tools/requirements-awx.txt -c constraints.txt
-# A Python 3.12+ for the newest ansible-core, if this machine has one (never assumed): on PATH, or installed by pyenv
-# (whose shims only answer for the versions pyenv has activated).
-ifeq ($(origin NEWEST_PYTHON), undefined)
-NEWEST_PYTHON := $(shell for p in $$(command -v python3.14 python3.13 python3.12) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do $$p -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
-endif
 VPY := $(CURDIR)/$(VENV)/bin/python
 VBIN := $(CURDIR)/$(VENV)/bin
 BUILD ?= $(CURDIR)/build
@@ -22,7 +17,6 @@ AWX_COLLECTIONS := $(BUILD)/awx-collections
 EE_VENV ?= $(CURDIR)/.venv-ee
 TREE := $(BUILD)/ansible_collections/mim/certificate_management
 COLLECTIONS := $(BUILD)/collections
-SIM := tools/simulator/mim_cm_simulator.py
 COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := $(BUILD)/dist/mim-certificate_management-$(COLLECTION_VERSION).tar.gz
 BUNDLE := $(BUILD)/mim-certificate_management-bundle-$(COLLECTION_VERSION).tar.gz
@@ -30,27 +24,30 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units sanity lint docs-check kerberos integration molecule importer fault-matrix docs simulator-tests newest clean \
+.PHONY: help setup demo test tree build install units typecheck sanity lint docs-check kerberos integration molecule importer fault-matrix docs simulator-tests cores clean \
 	ee-check bundle bundle-test bench bench-smoke
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
 	@echo "make test   - run every check (unit, sanity, lint, build, docs, integration)"
+	@echo "make cores  - sanity, units and integration on every other supported ansible-core (part of make test)"
 	@echo "make bundle - the offline bundle, $(BUNDLE)"
 
-$(VENV)/.installed: requirements-dev.txt constraints.txt tools/requirements-newest.txt tools/requirements-awx.txt
+# VENV_STAMP: the file that says VENV holds REQUIREMENTS (make cores names one per ansible-core version).
+VENV_STAMP ?= $(VENV)/.installed
+$(VENV_STAMP): requirements-dev.txt constraints.txt tools/requirements-core.txt tools/requirements-awx.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found; run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check $(REQUIREMENTS)
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV_STAMP)
 
 # ansible-test needs the collection under ansible_collections/<namespace>/<name>/: a copy of the tracked and new files.
 tree: setup
 	rm -rf $(BUILD)/ansible_collections
 	mkdir -p $(TREE)
-	git ls-files --cached --others --exclude-standard -z | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' | tar -cf - -T - | tar -xf - -C $(TREE)
+	git ls-files --cached --others --exclude-standard -z | xargs -0 -I{} sh -c 'if test -e "{}"; then echo "{}"; fi' | tar -cf - -T - | tar -xf - -C $(TREE)
 	# its own git repository, so that ansible-test does not take it for ignored files of this checkout
 	cd $(TREE) && git init -q && git add -A
 
@@ -68,6 +65,10 @@ demo: install
 units: tree
 	$(VPY) tools/seed_ansible_test_pip.py
 	cd $(TREE) && $(VBIN)/ansible-test units --venv --python $(PY_VERSION) --requirements
+
+# Every function of plugins/module_utils annotated, and the annotations checked (tools/mypy.ini).
+typecheck: tree
+	cd $(BUILD) && MYPYPATH=$(BUILD) $(VPY) -m mypy --config-file $(CURDIR)/tools/mypy.ini -p ansible_collections.mim.certificate_management.plugins.module_utils
 
 sanity: tree
 	$(VPY) tools/seed_ansible_test_pip.py
@@ -89,14 +90,15 @@ docs-check: install
 
 # kerberos first: the simulator's Kerberos tests need the KDC tools and gssapi (they skip loudly, or fail under CI).
 simulator-tests: kerberos
-	$(VPY) -m pytest -q tools/simulator/tests
+	$(VPY) -m pytest -q tests/simulator/tests
 
 # The Kerberos tier: MIT KDC and gssapi (installed when missing; skipped loudly only where they cannot be installed).
 kerberos: setup
 	tools/install_kerberos.sh $(VPY)
 
+# INTEGRATION_TARGETS: the targets to run (default: all).
 integration: tree kerberos
-	$(VPY) tools/run_integration.py $(TREE)
+	$(VPY) tools/testenv/integration_env.py $(TREE) $(INTEGRATION_TARGETS)
 
 # galaxy-importer, as Galaxy/Automation Hub run it on upload (role README, docs, ansible-lint), on the built tarball.
 IMPORTER := $(CURDIR)/.venv-importer
@@ -125,7 +127,7 @@ docs: install $(DOCS_VENV)/.installed
 
 # The longer fault matrix: 1000 requests through 30% injected transient faults (200 run in make test).
 fault-matrix: tree
-	MIM_CM_FAULT_MATRIX_SIZE=1000 $(VPY) tools/run_integration.py $(TREE) fault_matrix
+	MIM_CM_FAULT_MATRIX_SIZE=1000 $(VPY) tools/testenv/integration_env.py $(TREE) fault_matrix
 
 # The role's molecule scenario (converge, idempotence, verify) against a simulator it starts itself.
 molecule: tree
@@ -164,13 +166,74 @@ bench-smoke: install $(VENV)/.bench-installed
 	test -s $(BUILD)/bench-smoke/benchmark.png
 	grep -q '| none | c module batch | 5 |' $(BUILD)/bench-smoke/benchmark.md
 
-test: simulator-tests units sanity lint ee-check docs-check docs importer integration bundle-test molecule bench-smoke newest
+test: simulator-tests units typecheck sanity lint ee-check docs-check docs importer integration bundle-test molecule bench-smoke cores
 
-# sanity and integration again on the newest ansible-core, in its own venv, when a Python 3.12+ is here.
-newest:
-	@if [ -z "$(NEWEST_PYTHON)" ]; then echo "*** SKIPPED: no Python 3.12+ interpreter found, so the newest ansible-core was NOT tested ***"; exit 0; fi
-	@echo "== newest ansible-core on $(NEWEST_PYTHON)"
-	$(MAKE) VENV=.venv-newest PYTHON=$(NEWEST_PYTHON) REQUIREMENTS="-r tools/requirements-newest.txt -r tools/requirements-awx.txt" sanity integration
+# Every ansible-core from 2.16 on is tested: the one of requirements-dev.txt (2.19) in .venv by units, sanity and
+# integration above, and each other one by `make cores` in its own venv, .venv-core-<minor>, from
+# tools/requirements-core.txt. A row of CORES is
+#   core version (the newest patch release on PyPI)
+#   : the controller Pythons it supports, in the order tried (the first one found here is used)
+#   : its integration run: all targets, or the SMOKE_TARGETS
+#   : pins that replace those of constraints.txt (2.16 to 2.18 require resolvelib < 1.1; constraints.txt pins 1.2.1)
+# Each gets ansible-test sanity and units, and its integration run. Pythons are looked for in CORE_PYTHONS
+# (interpreter paths, e.g. CORE_PYTHONS=/opt/python3.12/bin/python3), PYTHON, on PATH, then among pyenv's versions; a
+# core with none of its Pythons is reported as NOT TESTED (an error under CI=true), never as passed.
+CORES := 2.16.19:3.11,3.10,3.12:all:resolvelib==1.0.1 \
+	2.17.14:3.11,3.10,3.12:smoke:resolvelib==1.0.1 \
+	2.18.19:3.13,3.12,3.11:smoke:resolvelib==1.0.1 \
+	2.20.10:3.12,3.13,3.14:smoke \
+	2.21.5:3.14,3.13,3.12:all
+SMOKE_TARGETS := cm_request_status bad_input
+CORE_PYTHONS ?=
+CORE_STEPS ?= setup sanity units integration
+
+cores:
+	@failed=; untested=; report=; \
+	for row in $(CORES); do \
+	  IFS=: read -r core pythons integration pins <<< "$$row"; \
+	  python=; \
+	  for version in $${pythons//,/ }; do \
+	    for candidate in $(CORE_PYTHONS) $(PYTHON) $$(command -v python$$version) \
+	        $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$version.*/bin/python3 2>/dev/null | sort -rV); do \
+	      if "$$candidate" -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != sys.argv[1])' $$version 2>/dev/null; then \
+	        python=$$candidate; break 2; \
+	      fi; \
+	    done; \
+	  done; \
+	  if [ -z "$$python" ]; then \
+	    echo "*** NOT TESTED: ansible-core $$core, for no Python $$pythons was found (PATH, pyenv, CORE_PYTHONS) ***"; \
+	    untested+=" $$core"; report+="$$core: NOT TESTED, no Python $$pythons found"$$'\n'; continue; \
+	  fi; \
+	  version=$$("$$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  venv=.venv-core-$${core%.*}; \
+	  if [ -e $$venv ] && [ "$$($$venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$$version" ]; then \
+	    rm -rf $$venv; \
+	  fi; \
+	  names=; for pin in $${pins//,/ }; do names+="|$${pin%%==*}"; done; \
+	  requirements="ansible-core==$$core $${pins//,/ } -r tools/requirements-core.txt -c <(grep -v -i -E '^($${names#|})==' constraints.txt)"; \
+	  echo "== ansible-core $$core on $$python ($$venv)"; \
+	  line="$$core on Python $$version:"; \
+	  for step in $(CORE_STEPS); do \
+	    targets=; \
+	    if [ $$step = integration ] && [ $$integration = smoke ]; then targets="$(SMOKE_TARGETS)"; fi; \
+	    start=$$SECONDS; \
+	    if $(MAKE) --no-print-directory VENV=$$venv VENV_STAMP=$$venv/.installed-$$core PYTHON=$$python \
+	        REQUIREMENTS="$$requirements" INTEGRATION_TARGETS="$$targets" $$step; then \
+	      result=passed; \
+	    else \
+	      result=FAILED; failed+=" $$core:$$step"; \
+	    fi; \
+	    line+=" $$step$${targets:+ ($$targets)} $$result in $$((SECONDS - start)) s,"; \
+	  done; \
+	  report+="$${line%,}"$$'\n'; \
+	done; \
+	echo "== ansible-core versions: $$(sed -n 's/^ansible-core==//p' requirements-dev.txt) in .venv (make units sanity integration); by make cores:"; \
+	printf '%s' "$$report"; \
+	if [ -n "$$untested" ]; then \
+	  echo "*** NOT TESTED:$$untested ***"; \
+	  if [ "$${CI:-}" = true ]; then echo "CI must test every supported ansible-core: failing."; exit 1; fi; \
+	fi; \
+	if [ -n "$$failed" ]; then echo "*** FAILED:$$failed ***"; exit 1; fi
 
 clean:
-	rm -rf $(BUILD) $(VENV) $(VENV)-newest $(IMPORTER) $(DOCS_VENV) $(EE_VENV)
+	rm -rf $(BUILD) $(VENV) $(VENV)-core-* $(IMPORTER) $(DOCS_VENV) $(EE_VENV)

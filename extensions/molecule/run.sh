@@ -27,8 +27,6 @@ export ANSIBLE_COLLECTIONS_PATH
 export PATH=$bin:$PATH
 # molecule colours its output unless told not to; follow ANSIBLE_NOCOLOR (the Makefile sets it)
 if [ -n "${ANSIBLE_NOCOLOR:-}" ]; then export NO_COLOR=1; fi
-# the simulator of the checkout the tree was copied from (tools/ is in the tree too, but not in the tarball)
-export MIM_CM_SIMULATOR=${MIM_CM_SIMULATOR:-$root/tools/simulator/mim_cm_simulator.py}
 cd "$root"
 [ $# -gt 0 ] || set -- test --all
 exec "$bin/molecule" "$@"

@@ -41,9 +41,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-SIMULATOR = os.path.join(ROOT, 'tools', 'simulator', 'mim_cm_simulator.py')
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'simulator'))
+from mim_cm_sim import launch  # noqa: E402  pylint: disable=wrong-import-position
 API = '/CertificateManagement/api/v1.0/requests'
-# MIM CM status codes (the CM database's, tools/simulator/README.md "Status table"): the final ones, and Completed.
+# MIM CM status codes (the CM database's, tests/simulator/README.md "Status table"): the final ones, and Completed.
 FINAL = (4, 8, 9, 17)  # Denied, Completed, Failed, Canceled; an abandoned request reads Failed
 COMPLETED = 8
 DOMAIN = 'MIMLAB'
@@ -155,19 +156,14 @@ class Simulator:
         self._offset = 0
         seed = os.path.join(work, name + '.seed.json')
         write_json(seed, {'requests': [{'Uuid': request_id, 'Status': 'Approved'} for request_id in ids]})
-        port_file = os.path.join(work, name + '.port')
-        command = [sys.executable, SIMULATOR, '--port', '0', '--port-file', port_file, '--seed', seed,
-                   '--audit-log', self.audit_log, '--quiet'] + list(options)
-        with open(os.path.join(work, name + '.out'), 'wb') as output:
-            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
-        deadline = time.monotonic() + 60
-        while not os.path.exists(port_file):  # the simulator writes it atomically once it listens
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise BenchError('simulator %s did not start; see %s.out' % (name, os.path.join(work, name)))
-            time.sleep(0.05)
-        with open(port_file, encoding='utf-8') as handle:
-            self.port = int(handle.read())
-        self.url = 'http://127.0.0.1:%d' % self.port
+        try:  # no access log: one line per call would cost the throughput that the benchmark measures
+            self.sim = launch.start(os.path.join(work, name), ['--seed', seed, '--audit-log', self.audit_log] + list(options),
+                                    access_log=False, timeout=60)
+        except launch.SimulatorError as exc:
+            raise BenchError('simulator %s did not start: %s' % (name, exc)) from exc
+        self.process = self.sim.process
+        self.port = self.sim.port
+        self.url = self.sim.url
 
     def cpu_seconds(self):
         """CPU time the simulator has used so far (Linux /proc), or None."""
@@ -199,13 +195,7 @@ class Simulator:
 
     def stop(self):
         """Terminate, and kill what did not stop within 10 seconds."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.sim.stop()
 
 
 # ---------------------------------------------------------------- running the scenarios

@@ -9,17 +9,16 @@
 # PIP_EXTRA_INDEX_URL or PIP_FIND_LINKS; install.sh itself passes --isolated --no-index). Then it checks the venv (every
 # wheel installed, nothing else, pip check, the collection's requirements.txt satisfied, gssapi and krb5 importable),
 # runs ansible-doc on the collection, and finalizes one request with the module, over NTLM (pyspnego from the bundle),
-# against a MIM CM simulator started for the test (tools/simulator, stopped by its PID).
+# against a MIM CM simulator started for the test (tests/simulator/run_simulator.py, stopped by its PID).
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUNDLE PYTHON" >&2; exit 2; }
 bundle=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 python=$2
 here=$(cd "$(dirname "$0")" && pwd)
-simulator=$here/../simulator/mim_cm_simulator.py
+launcher=$here/../../tests/simulator/run_simulator.py
 work=$(mktemp -d)
-sim_pid=
 cleanup() {
-    if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; fi
+    "$python" "$launcher" --stop "$work/simulator" > /dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -80,19 +79,16 @@ password="Bundle-$(date +%s%N)"
 rid=66666666-0000-4000-8000-000000000001
 printf '{"users": {"alice": {"password": "%s", "rights": ["read", "write"]}}}\n' "$password" > "$work/users.json"
 printf '{"requests": [{"Uuid": "%s", "Status": 3, "Comment": "bundle test"}]}\n' "$rid" > "$work/seed.json"
-"$venv/bin/python" "$simulator" --port 0 --port-file "$work/port" --seed "$work/seed.json" --users "$work/users.json" \
-    --auth ntlm --audit-log "$work/audit.jsonl" --quiet > "$work/simulator.out" 2>&1 &
-sim_pid=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-[ -s "$work/port" ] || { cat "$work/simulator.out"; fail "the simulator did not start"; }
-env -u ANSIBLE_COLLECTIONS_PATH ANSIBLE_NOCOLOR=1 MIM_CM_URL="http://127.0.0.1:$(cat "$work/port")" MIM_CM_AUTH=ntlm \
+"$venv/bin/python" "$launcher" --background "$work/simulator" --exit-with-pid $$ --seed "$work/seed.json" --users "$work/users.json" \
+    --auth ntlm > /dev/null || fail "the simulator did not start"
+env -u ANSIBLE_COLLECTIONS_PATH ANSIBLE_NOCOLOR=1 MIM_CM_URL="http://127.0.0.1:$(cat "$work/simulator/port")" MIM_CM_AUTH=ntlm \
     MIM_CM_USERNAME='MIMLAB\alice' MIM_CM_PASSWORD="$password" \
     "$venv/bin/ansible" localhost -m mim.certificate_management.cm_request_status -a "request_id=$rid status=completed" \
     > "$work/run.txt" 2>&1 || { cat "$work/run.txt"; fail "the module run failed"; }
 grep -q 'CHANGED' "$work/run.txt" || { cat "$work/run.txt"; fail "the module reported no change"; }
 ! grep -qF "$password" "$work/run.txt" || fail "the password shows in the output"
-grep -q "\"request_id\": \"$rid\", \"from\": \"Approved\", \"to\": \"Completed\".*\"user\": \"alice\"" "$work/audit.jsonl" \
-    || { cat "$work/audit.jsonl"; fail "the simulator did not record the write"; }
+grep -q "\"request_id\": \"$rid\", \"from\": \"Approved\", \"to\": \"Completed\".*\"user\": \"alice\"" "$work/simulator/audit.jsonl" \
+    || { cat "$work/simulator/audit.jsonl"; fail "the simulator did not record the write"; }
 ok "cm_request_status completed request $rid over NTLM as alice (the simulator's audit log)"
 echo "bundle test took $(( $(date +%s) - start )) s"
 echo "$passed passed, 0 failed"

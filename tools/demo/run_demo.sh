@@ -5,25 +5,25 @@ set -euo pipefail
 python=$1
 bin=$(dirname "$python")
 here=$(cd "$(dirname "$0")" && pwd)
+launcher=$here/../../tests/simulator/run_simulator.py
 work=$(mktemp -d)
-"$python" "$here/../simulator/mim_cm_simulator.py" --port 0 --port-file "$work/port" --seed "$here/../simulator/sample_seed.json" \
-  --state "$work/state.json" --audit-log "$work/audit.jsonl" --quiet > "$work/simulator.out" 2>&1 &
-sim_pid=$!
-trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
-[ -s "$work/port" ] || { cat "$work/simulator.out"; echo "the simulator did not start" >&2; exit 1; }
-MIM_CM_URL="http://127.0.0.1:$(cat "$work/port")"
+trap '"$python" "$launcher" --stop "$work/simulator" > /dev/null; rm -rf "$work"' EXIT
+# on a free port, stopped by its PID at exit (and by itself should this script die without its trap: --exit-with-pid)
+"$python" "$launcher" --background "$work/simulator" --exit-with-pid $$ --seed "$here/sample_seed.json" \
+  --state "$work/state.json" > /dev/null
+read -r sim_pid MIM_CM_URL audit_log < <("$python" -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["pid"], s["url"], s["audit_log"])' \
+  "$work/simulator/simulator.json")
 export MIM_CM_URL
 echo "== MIM CM simulator (PID $sim_pid) at $MIM_CM_URL"
 
 run() { "$bin/ansible-playbook" -i localhost, "$here/complete_requests.yml" "$@"; }
-writes() { wc -l < "$work/audit.jsonl" | tr -d ' '; }
+writes() { wc -l < "$audit_log" | tr -d ' '; }
 # The simulator's audit log, one "id from -> to" line per applied write.
 applied() { "$python" -c 'import json, sys
 for line in open(sys.argv[1]):
     entry = json.loads(line)
     if entry["event"] == "applied":
-        print(entry["request_id"], entry["from"], "->", entry["to"])' "$work/audit.jsonl"; }
+        print(entry["request_id"], entry["from"], "->", entry["to"])' "$audit_log"; }
 
 echo "== 1. Check mode with diff: complete two requests, cancel one, abandon one; reports what would change"
 run --check --diff

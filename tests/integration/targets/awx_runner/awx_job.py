@@ -1,7 +1,7 @@
 """Run the finalize playbook the way AWX runs a job template, through ansible-runner, and check what it leaves behind.
 
 Usage: python awx_job.py CONFIG COLLECTION WORKDIR    (runme.sh calls it; CONFIG is the integration_config.yml of
-tools/run_integration.py, COLLECTION the collection tree that ansible-test runs in, WORKDIR an empty directory that
+tools/testenv/integration_env.py, COLLECTION the collection tree that ansible-test runs in, WORKDIR an empty directory that
 the caller removes)
 
 As AWX does it:
@@ -168,7 +168,7 @@ def audit(path):
 
 
 def seeded(config):
-    """Whether the Windows-authentication simulators have this target's requests (tools/run_integration.py seeds them)."""
+    """Whether the Windows-authentication simulators have this target's requests (tools/testenv/integration_env.py seeds them)."""
     auth = config['mim_cm_auth']
     credentials = base64.b64encode(('alice:%s' % auth['passwords']['alice']).encode()).decode()
     request = urllib.request.Request('%s/CertificateManagement/api/v1.0/requests/%s' % (auth['windows_url'], REQUEST % '101'),
@@ -295,8 +295,8 @@ def main(argv):
     root, work = os.path.abspath(argv[1]), os.path.abspath(argv[2])
     auth = config['mim_cm_auth']
     credential_type = yaml.safe_load(read(os.path.join(root, 'awx', 'credential_type.yml')))
-    check(seeded(config), 'the Windows simulators do not know request %s: tools/run_integration.py must seed them with this '
-          "target's files/simulator_seed.json as well as cm_auth's" % (REQUEST % '101'))
+    check(seeded(config), 'the Windows simulators do not know request %s: tools/testenv/integration_env.py must seed them with '
+          "this target's files/windows_seed.json as well as cm_auth's" % (REQUEST % '101'))
     secret_fields = validate_credential_type(credential_type)
     secret_names = secret_variables(credential_type, secret_fields)
     check(secret_names == ['MIM_CM_PASSWORD', 'MIM_CM_TOKEN'], 'the secret environment variables are %s' % secret_names)

@@ -2,7 +2,7 @@
 # The modules against a hostile server (issue 12): starts tests/hostile/hostile_server.py on 127.0.0.1, runs
 # hostile.yml at -vvvv (JSON result format, tree callback, log file) with a Python that measures each module run,
 # then scans everything the run wrote for every secret it used (raw, URL-encoded, base64, JSON-escaped, and any 8
-# characters of one). Needs no simulator from tools/run_integration.py. No `set -x`: it would print the secrets.
+# characters of one). Needs no simulator from tools/testenv/integration_env.py. No `set -x`: it would print the secrets.
 # By hand: ANSIBLE_COLLECTIONS_PATH=DIR ./runme.sh, where DIR/ansible_collections/mim/certificate_management is this
 # collection; HOSTILE_KEEP_OUTPUT=1 keeps the output directory (it holds the test secrets).
 set -eu -o pipefail

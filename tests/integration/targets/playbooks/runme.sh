@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # Runs the collection's playbooks (mim.certificate_management.finalize, provision_example, cancel_stale) and the edge
-# cases of the finalize_request role with ansible-playbook against this target's simulator, which
-# tools/run_integration.py starts with files/simulator_seed.json. After each phase verify.yml checks the simulator's
-# audit log (exactly the expected writes, nothing in check mode or on a re-run) and every request's status.
+# cases of the finalize_request role with ansible-playbook against this target's own simulator, which it starts with
+# files/simulator_seed.json through tests/simulator/run_simulator.py (stopped by its PID at exit). After each phase
+# verify.yml checks the simulator's audit log (exactly the expected writes, nothing in check mode or on a re-run) and
+# every request's status. MIM_CM_TEST_CONFIG may name a file with mim_cm_sim.playbooks of a simulator started elsewhere.
 set -eu -o pipefail
 
-# The simulator settings: the file MIM_CM_TEST_CONFIG names, or the integration_config.yml that ansible-test copies
-# next to the targets (ansible-test passes only a fixed set of environment variables to scripts).
+python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+work=${OUTPUT_DIR:-$(mktemp -d)}
 config=${MIM_CM_TEST_CONFIG:-}
 if [ -z "$config" ] || [ ! -f "$config" ]; then
-    config=$(cd ../.. && pwd)/integration_config.yml
+    # ansible-test runs this from a copy of tests/integration/ only: the launcher is in the collection tree
+    collection=${ANSIBLE_COLLECTIONS_PATH:-}
+    launcher=${collection%%:*}/ansible_collections/mim/certificate_management/tests/simulator/run_simulator.py
+    if [ ! -f "$launcher" ] && [ -f ../../../simulator/run_simulator.py ]; then
+        launcher=$(cd ../../../simulator && pwd)/run_simulator.py
+    fi
+    [ -f "$launcher" ] || { echo "FAILED: no tests/simulator/run_simulator.py (set ANSIBLE_COLLECTIONS_PATH)" >&2; exit 1; }
+    trap '"$python" "$launcher" --stop "$work/simulator" > /dev/null' EXIT
+    "$python" "$launcher" --background "$work/simulator" --exit-with-pid $$ --seed files/simulator_seed.json > /dev/null
+    config=$work/simulator-vars.json
+    "$python" -c 'import json, sys; json.dump({"mim_cm_sim": {"playbooks": json.load(open(sys.argv[1]))}}, open(sys.argv[2], "w"))' \
+        "$work/simulator/simulator.json" "$config"
 fi
-[ -f "$config" ] || { echo "no simulator settings: run this target through tools/run_integration.py" >&2; exit 1; }
 
-python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 setting() { "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["mim_cm_sim"]["playbooks"][sys.argv[2]])' "$config" "$1"; }
 url=$(setting url)
-work=${OUTPUT_DIR:-$(mktemp -d)}
 id=44444444-0000-4000-8000-000000000
 verbosity=("$@")
 

@@ -2,8 +2,10 @@
 # Secrets never show: run secrets.yml at -vvvv (JSON result format, tree callback, log file), then grep everything
 # it wrote for every password, token and client secret it used. No `set -x`: the trace would print them itself.
 set -eu
-# ansible-test copies tests/integration/integration_config.yml (written by tools/run_integration.py) beside the targets
+# ansible-test copies tests/integration/integration_config.yml (written by tools/testenv/integration_env.py) beside the
+# targets
 config=$(cd ../.. && pwd)/integration_config.yml
+[ -f "$config" ] || { echo "no mim_cm_auth settings: run this target through tools/testenv/integration_env.py" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}

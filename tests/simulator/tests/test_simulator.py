@@ -2,7 +2,7 @@
 
 Why a subprocess: the collection's tests use the simulator exactly this way
 (command line, port file, log files), so these tests check what those users see.
-Run with: python -m pytest tools/simulator/tests -q
+Run with: python -m pytest tests/simulator/tests -q
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import ALICE, APPROVED, BASE, SIMULATOR
+from conftest import ALICE, APPROVED, BASE, LAUNCHER
 
 # MIM_CM_SIMULATOR_PYTHON runs the server under another interpreter (e.g. 3.9 or 3.13) than the tests.
 PYTHON = os.environ.get("MIM_CM_SIMULATOR_PYTHON") or sys.executable
@@ -100,7 +100,7 @@ def test_signal_stops_the_server_cleanly(sim, signum):
 def test_bad_seed_fails_at_start_with_a_message(tmp_path):
     seed = tmp_path / "bad.json"
     seed.write_text(json.dumps({"requests": [{"Uuid": APPROVED, "_simulator": {"error": 418}}]}), encoding="utf-8")
-    result = subprocess.run([PYTHON, SIMULATOR, "--port", "0", "--seed", str(seed)], capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run([PYTHON, LAUNCHER, "--port", "0", "--seed", str(seed)], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "_simulator.error=418" in result.stderr
 
@@ -378,7 +378,7 @@ def start_fails(tmp_path, *switches, seed=None):
     """Run the simulator with a bad seed or switch: it must stop at start with exit code 2; returns its stderr."""
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seed or {"requests": []}), encoding="utf-8")
-    result = subprocess.run([PYTHON, SIMULATOR, "--port", "0", "--seed", str(path)] + list(switches),
+    result = subprocess.run([PYTHON, LAUNCHER, "--port", "0", "--seed", str(path)] + list(switches),
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2, result.stderr
     return result.stderr

@@ -2,8 +2,8 @@
 
 Why: the authentication and TLS tests need real infrastructure, made once per session: a test PKI
 (tools/testenv/pki.py) and a throwaway MIT Kerberos realm with a running KDC
-(tools/testenv/krb5_realm.py).  Simulators run as subprocesses, exactly as the
-collection's integration tests run them.  If the KDC tools are missing, the
+(tools/testenv/krb5_realm.py).  Simulators run as subprocesses, started by the
+helper that every other consumer uses too (mim_cm_sim.launch).  If the KDC tools are missing, the
 Kerberos tests skip and the end of the run says so loudly.
 """
 
@@ -14,17 +14,19 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-SIMULATOR = os.path.join(ROOT, "tools", "simulator", "mim_cm_simulator.py")
 sys.path.insert(0, os.path.join(ROOT, "tools", "testenv"))
+sys.path.insert(0, os.path.dirname(HERE))
 
 import krb5_realm  # noqa: E402  pylint: disable=wrong-import-position
 import pki  # noqa: E402  pylint: disable=wrong-import-position
+from mim_cm_sim import launch  # noqa: E402  pylint: disable=wrong-import-position
+
+LAUNCHER = launch.LAUNCHER  # tests/simulator/run_simulator.py, for the tests of start-up errors
 
 BASE = "/CertificateManagement/api/v1.0"
 REALM = "MIMLAB.TEST"
@@ -70,27 +72,15 @@ class SimulatorProcess:
         for name, data in (("users.json", USERS if users is None else users), ("seed.json", SEED if seed is None else seed)):
             with open(self.path(name), "w", encoding="utf-8") as handle:
                 json.dump(data, handle)
-        command = [python or sys.executable, SIMULATOR, "--port", "0", "--port-file", self.path("port"), "--seed", self.path("seed.json"),
-                   "--users", self.path("users.json"), "--audit-log", self.path("audit.jsonl"), "--access-log", self.path("access.jsonl"),
-                   "--quiet"] + list(args)
-        with open(self.stdout, "wb") as out, open(self.path("stderr.txt"), "wb") as err:
-            self.process = subprocess.Popen(command, stdout=out, stderr=err, env=dict(os.environ, **(env or {})))
-        self.port = self._wait_for_port()
+        try:
+            self.sim = launch.start(directory, ["--seed", self.path("seed.json"), "--users", self.path("users.json")] + list(args),
+                                    python=python, env=env, timeout=20, stdout=self.stdout, stderr=self.path("stderr.txt"))
+        except launch.SimulatorError as exc:
+            pytest.fail("simulator did not start: %s" % exc)
+        self.process = self.sim.process
+        self.port = self.sim.port
         self.origin = "%s://%s:%d" % ("https" if https else "http", "localhost" if https else "127.0.0.1", self.port)
         self.url = self.origin + BASE
-
-    def _wait_for_port(self, bound=20.0):
-        """Bounded wait for the atomically written port file."""
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            if os.path.exists(self.path("port")):
-                with open(self.path("port"), encoding="utf-8") as handle:
-                    return int(handle.read().strip())
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        self.stop()
-        pytest.fail("simulator did not start: %s" % self.text("stderr.txt"))
 
     def text(self, name):
         """Content of one of the simulator's files."""
@@ -99,14 +89,7 @@ class SimulatorProcess:
 
     def stop(self, bound=10.0):
         """SIGTERM, then kill after a bound; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=bound)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=bound)
-        return self.process.returncode
+        return self.sim.stop(bound)
 
     def access_lines(self):
         return read_jsonl(self.path("access.jsonl"))

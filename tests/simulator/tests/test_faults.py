@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from conftest import ALICE, APPROVED, CLIENT_ID, CLIENT_SECRET, SIMULATOR, handshake
+from conftest import ALICE, APPROVED, CLIENT_ID, CLIENT_SECRET, LAUNCHER, handshake
 
 try:
     import spnego
@@ -383,7 +383,7 @@ def test_ntlm_challenge_leg_is_never_faulted(simulator):
     (("--retry-after", "-1"), "--retry-after"),
 ])
 def test_bad_fault_switches_stop_the_start(switches, message):
-    result = subprocess.run([sys.executable, SIMULATOR, "--port", "0"] + list(switches), capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run([sys.executable, LAUNCHER, "--port", "0"] + list(switches), capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "mim_cm_simulator: error:" in result.stderr and message in result.stderr
 
@@ -393,6 +393,6 @@ def test_bad_fault_switches_stop_the_start(switches, message):
 def test_bad_fault_seed_keys_stop_the_start(tmp_path, settings):
     path = tmp_path / "seed.json"
     path.write_text(json.dumps({"requests": [{"Uuid": APPROVED, "_simulator": settings}]}), encoding="utf-8")
-    result = subprocess.run([sys.executable, SIMULATOR, "--port", "0", "--seed", str(path)], capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run([sys.executable, LAUNCHER, "--port", "0", "--seed", str(path)], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "_simulator.%s=" % next(iter(settings)) in result.stderr

@@ -18,7 +18,7 @@ import sys
 import pytest
 import requests
 
-from conftest import (ALICE_PW, APPROVED, CLIENT_ID, CLIENT_SECRET, MALLORY_PW, READER_PW, REALM, SIMULATOR, STATIC_TOKEN, USERS,
+from conftest import (ALICE_PW, APPROVED, CLIENT_ID, CLIENT_SECRET, MALLORY_PW, READER_PW, REALM, LAUNCHER, STATIC_TOKEN, USERS,
                       handshake, krb5_realm)
 
 try:
@@ -78,7 +78,7 @@ def test_401_offers_every_scheme_in_order_like_iis(simulator):
 def test_bad_auth_switches_stop_the_start(tmp_path, switches, message):
     users = tmp_path / "users.json"
     users.write_text(json.dumps(USERS), encoding="utf-8")
-    result = subprocess.run([sys.executable, SIMULATOR, "--port", "0", "--users", str(users)] + list(switches),
+    result = subprocess.run([sys.executable, LAUNCHER, "--port", "0", "--users", str(users)] + list(switches),
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2
     assert "mim_cm_simulator: error:" in result.stderr and message in result.stderr
