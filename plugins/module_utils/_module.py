@@ -107,14 +107,18 @@ def run_module(module: AnsibleModule, work: Callable[[Secrets, dict[str, Any]], 
     """
     secrets = module_secrets(module)
     context: dict[str, Any] = {}
+    failure: Optional[dict[str, Any]] = None
     try:
         result = work(secrets, context)
     except MissingLibrary as exc:
-        module.fail_json(msg=missing_required_lib(exc.library, reason=exc.reason), exception=exc.import_error, **context)
+        failure = dict(msg=missing_required_lib(exc.library, reason=exc.reason), exception=exc.import_error)
     except MimCmError as exc:
-        module.fail_json(**dict(exc.to_result(), **context))
+        failure = exc.to_result()
     except Exception as exc:  # pylint: disable=broad-exception-caught  # the boundary: a traceback could carry server text
-        module.fail_json(msg=secrets.scrub(unexpected_error(exc)), **context)
+        failure = dict(msg=secrets.scrub(unexpected_error(exc)))
+    # fail_json outside the except blocks: before ansible-core 2.19 it adds the traceback being handled to the result
+    if failure is not None:
+        module.fail_json(**dict(failure, **context))
     if result.pop('failed', False):
         module.fail_json(**result)
     module.exit_json(**result)
