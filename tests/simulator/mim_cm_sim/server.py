@@ -7,6 +7,7 @@ Run it through the one launcher, tests/simulator/run_simulator.py (README.md nex
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import signal
@@ -36,6 +37,8 @@ TLS_HANDSHAKE_TIMEOUT = 10.0
 
 # ---------------------------------------------------------------- HTTP layer
 
+CONNECTION_NUMBERS = itertools.count(1)  # the access log's "connection": one number per accepted connection
+
 class Handler(BaseHTTPRequestHandler):
     """One instance per connection; keep-alive (HTTP/1.1) because NTLM/Kerberos authenticate the connection."""
 
@@ -59,6 +62,7 @@ class Handler(BaseHTTPRequestHandler):
             except OSError as exc:  # ssl.SSLError and socket.timeout are OSErrors
                 self.tls_error = str(exc) or type(exc).__name__
         super().setup()
+        self.connection_number = next(CONNECTION_NUMBERS)  # client ports are reused by the OS; this number is not
         self.conn_state = {}  # type: Dict[str, Any]
         self.auth = ANONYMOUS
 
@@ -173,7 +177,8 @@ class Handler(BaseHTTPRequestHandler):
         self.server.access_log.write({"method": getattr(self, "command", None), "path": redact(path) if path else path, "http_status": status,
                                       "user": auth.user, "auth_scheme": auth.scheme, "auth_mechanism": auth.mechanism,
                                       "handshake": auth.handshake, "principal": auth.principal, "auth_error": auth.error,
-                                      "fault": getattr(self, "fault", None), "client": self.client_address[0], "client_port": self.client_address[1]})
+                                      "fault": getattr(self, "fault", None), "client": self.client_address[0], "client_port": self.client_address[1],
+                                      "connection": getattr(self, "connection_number", None)})
         self.log_message('"%s" %s %s', redact(getattr(self, "requestline", "")), code if status is None else status, size)
 
     def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
