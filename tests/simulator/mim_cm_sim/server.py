@@ -39,6 +39,7 @@ TLS_HANDSHAKE_TIMEOUT = 10.0
 
 CONNECTION_NUMBERS = itertools.count(1)  # the access log's "connection": one number per accepted connection
 
+
 class Handler(BaseHTTPRequestHandler):
     """One instance per connection; keep-alive (HTTP/1.1) because NTLM/Kerberos authenticate the connection."""
 
