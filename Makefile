@@ -9,7 +9,7 @@ ifeq ($(origin PYTHON), undefined)
 PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
 endif
 VENV ?= .venv
-REQUIREMENTS ?= -r requirements-dev.txt -r tools/requirements-awx.txt -c constraints.txt
+REQUIREMENTS ?= -r requirements-dev.txt -c constraints.txt
 VPY := $(CURDIR)/$(VENV)/bin/python
 VBIN := $(CURDIR)/$(VENV)/bin
 BUILD ?= $(CURDIR)/build
@@ -35,7 +35,7 @@ help:
 
 # VENV_STAMP: the file that says VENV holds REQUIREMENTS (make cores names one per ansible-core version).
 VENV_STAMP ?= $(VENV)/.installed
-$(VENV_STAMP): requirements-dev.txt constraints.txt tools/requirements-core.txt tools/requirements-awx.txt
+$(VENV_STAMP): requirements-dev.txt constraints.txt tools/requirements-core.txt
 	@test -n "$(PYTHON)" || { echo "No Python 3.11-3.13 found; run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check $(REQUIREMENTS)
@@ -54,6 +54,7 @@ tree: setup
 build: tree
 	rm -rf $(BUILD)/dist
 	cd $(TREE) && $(VBIN)/ansible-galaxy collection build --output-path $(BUILD)/dist
+	mkdir -p $(BUILD)/ee && cp $(TARBALL) $(BUILD)/ee/mim-certificate_management.tar.gz  # for execution-environment.yml
 
 install: build
 	rm -rf $(COLLECTIONS)
@@ -79,6 +80,7 @@ lint: tree
 	tools/ee/fetch_awx_collection.sh $(VPY) $(AWX_COLLECTIONS)
 	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(AWX_COLLECTIONS) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production --offline
 	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(AWX_COLLECTIONS) $(VBIN)/ansible-playbook --syntax-check playbooks/awx_setup.yml awx/project/finalize.yml
+	cd $(TREE) && $(VBIN)/antsibull-changelog lint
 
 docs-check: install
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request_status > $(BUILD)/cm_request_status.txt
@@ -166,7 +168,23 @@ bench-smoke: install $(VENV)/.bench-installed
 	test -s $(BUILD)/bench-smoke/benchmark.png
 	grep -q '| none | c module batch | 5 |' $(BUILD)/bench-smoke/benchmark.md
 
-test: simulator-tests units typecheck sanity lint ee-check docs-check docs importer integration bundle-test molecule bench-smoke cores
+# make test runs every step, even after one fails, each step's output also in build/test-logs/<step>.log, and ends
+# with one line per step (passed or FAILED, its time, and what it skipped: the "*** ... ***" lines it printed).
+TEST_STEPS := simulator-tests units typecheck sanity lint ee-check docs-check docs importer integration bundle-test \
+	molecule bench-smoke cores
+TEST_LOGS := $(BUILD)/test-logs
+
+test:
+	@rm -rf $(TEST_LOGS); mkdir -p $(TEST_LOGS); failed=; summary=; \
+	for step in $(TEST_STEPS); do \
+	  start=$$SECONDS; \
+	  if $(MAKE) --no-print-directory $$step 2>&1 | tee $(TEST_LOGS)/$$step.log; then result=passed; else result=FAILED; failed+=" $$step"; fi; \
+	  summary+=$$(printf '%-16s %-7s %4d s' $$step $$result $$((SECONDS - start)))$$'\n'; \
+	  summary+=$$({ grep -hoE '\*\*\* .* \*\*\*|^2\.[0-9]+\.[0-9]+ on Python .*' $(TEST_LOGS)/$$step.log || true; } | sort -u | sed 's/^/    /'); \
+	  summary+=$${summary:+$$'\n'}; \
+	done; \
+	echo; echo "== make test: $(words $(TEST_STEPS)) steps (logs in $(TEST_LOGS)/)"; printf '%s' "$$summary" | grep -v '^$$'; \
+	if [ -n "$$failed" ]; then echo "*** FAILED:$$failed ***"; exit 1; fi; echo "== every step passed"
 
 # Every ansible-core from 2.16 on is tested: the one of requirements-dev.txt (2.19) in .venv by units, sanity and
 # integration above, and each other one by `make cores` in its own venv, .venv-core-<minor>, from

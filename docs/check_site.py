@@ -52,6 +52,11 @@ EXPECTED = {
     'docsite/guide_troubleshooting.html': ['Troubleshooting by error message', 'Before any network call',
                                            '401: authentication refused', 'Kerberos', 'HTTP status errors',
                                            'TLS errors', 'Connections and timeouts', 'Request status conflicts'],
+    'docsite/guide_request_status.html': ['Request statuses and final actions', 'The status numbers', 'The final actions'],
+    'docsite/guide_development.html': ['Development', 'Layout of the repository', 'module_utils and their dependencies',
+                                       'Running the checks', 'One integration target', 'The simulator',
+                                       'Changelog fragments', 'The benchmark', 'The offline bundle',
+                                       'The execution environment check', 'The documentation'],
 }
 
 

@@ -68,7 +68,7 @@ EXAMPLES = r'''
 - name: Read one request
   mim.certificate_management.cm_request_info:
     url: https://cm.contoso.com
-    request_id: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+    request_id: a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099
   delegate_to: localhost
   register: one
 
@@ -97,12 +97,12 @@ requests:
     status_name:
       description:
         - The canonical name of the request's C(Status), added by this module, from the CM database's status codes
-          (0 None, 3 Approved, 4 Denied, 8 Completed, 9 Failed, 16 Pending, 17 Canceled, 18 Executing).
+          (see the R(request statuses guide, ansible_collections.mim.certificate_management.docsite.guide_request_status)).
         - V(null) when the server sent a status outside that table; the task then also warns, naming the request.
       type: str
       sample: Approved
   sample:
-    - Uuid: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+    - Uuid: a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099
       Status: 3
       Submitted: "2026-11-02T08:15:42.1830000"
       status_name: Approved

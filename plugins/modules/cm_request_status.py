@@ -19,9 +19,9 @@ description:
     Failed, so the task succeeds when the request reads Failed afterwards, reports RV(status=Failed), and a request
     that already reads Failed counts as abandoned (no change, no write).
   - Whether a transition is allowed is the server's decision; its refusal is reported with the server's message.
-  - Status numbers are the CM database's request status codes, kept in one table (0 None, 3 Approved, 4 Denied,
-    8 Completed, 9 Failed, 16 Pending, 17 Canceled, 18 Executing). Microsoft's REST pages show 3 and 8; the FIM CM SQL
-    API documents all eight. A number outside the table is an error, never a guess.
+  - Status numbers are the CM database's request status codes; the
+    R(request statuses guide, ansible_collections.mim.certificate_management.docsite.guide_request_status) lists them
+    with their sources. A number outside that table is an error, never a guess.
   - When a write was sent but its outcome cannot be read back, the error says that the write may have been applied.
 author:
   - MIM CM automation maintainers (@mim-certificate-management)
@@ -102,7 +102,7 @@ EXAMPLES = r'''
   block:
     - name: Abandon the request of a host whose provisioning failed
       mim.certificate_management.cm_request_status:
-        request_id: "{5F0B5B8E-3C4A-4D7B-9E2F-6A1C0D3B2E11}"
+        request_id: "{A9B4B42C-CC50-4C9B-89D1-BBC0BCD5A099}"
         status: abandoned
       delegate_to: localhost
 '''
@@ -112,7 +112,7 @@ request_id:
   description: The request GUID in canonical form.
   returned: with O(request_id)
   type: str
-  sample: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+  sample: a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099
 previous_status:
   description: The status the request had before the task, as a canonical name (one of the eight statuses).
   returned: success, with O(request_id)
@@ -132,7 +132,7 @@ request:
   returned: success, with O(request_id)
   type: dict
   sample:
-    Uuid: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+    Uuid: a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099
     Status: 8
     Completed: "2026-11-24T10:15:00.1234567"
 results:
@@ -144,11 +144,11 @@ results:
   type: list
   elements: dict
   sample:
-    - request_id: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+    - request_id: a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099
       changed: true
       previous_status: Approved
       status: Completed
-      request: {Uuid: 5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11, Status: 8}
+      request: {Uuid: a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099, Status: 8}
 http_status:
   description: HTTP status of the answer that made the task fail.
   returned: on failure, when the server answered
@@ -158,7 +158,7 @@ url:
   description: The URL of the call that failed.
   returned: on failure, when a call was made
   type: str
-  sample: https://cm.contoso.com/CertificateManagement/api/v1.0/requests/5f0b5b8e-3c4a-4d7b-9e2f-6a1c0d3b2e11
+  sample: https://cm.contoso.com/CertificateManagement/api/v1.0/requests/a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099
 '''
 
 from ansible.module_utils.basic import AnsibleModule

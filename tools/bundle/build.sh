@@ -25,7 +25,7 @@ name=mim-certificate_management-bundle-$version
 start=$(date +%s)
 
 # The bundle's pins must be the ones the project tests with.
-"$python" - "$here/requirements.txt" "$root/requirements-dev.txt" "$root/constraints.txt" "$root/tools/requirements-kerberos.txt" <<'PY'
+"$python" - "$here/requirements.txt" "$root/requirements-dev.txt" "$root/tools/requirements-core.txt" "$root/constraints.txt" "$root/tools/requirements-kerberos.txt" <<'PY'
 import re, sys
 def pins(path):
     found = {}

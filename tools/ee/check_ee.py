@@ -28,6 +28,8 @@ import yaml
 from bindep.depends import Depends
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Where `make build` copies the tarball under a name without the version, so that the definition names no version.
+EE_TARBALL = 'build/ee/mim-certificate_management.tar.gz'
 COLLECTION = 'mim.certificate_management'
 
 # bindep profiles as bindep computes them on each platform (bindep.depends.Depends.platform_profiles)
@@ -94,7 +96,7 @@ def check_definition(checks, definition, version, tarball_name):
                  'the definition installs the collection from collections/%s (type file), galaxy.yml version %s' % (tarball_name, version),
                  repr(galaxy))
     sources = [entry['src'] for entry in definition.get('additional_build_files', [])]
-    checks.check(sources == ['build/dist/' + tarball_name], 'additional_build_files copies build/dist/%s' % tarball_name, repr(sources))
+    checks.check(sources == [EE_TARBALL], 'additional_build_files copies %s' % EE_TARBALL, repr(sources))
 
 
 def check_containerfile(checks, definition, context):
@@ -191,20 +193,20 @@ def main(argv):
     checks = Checks()
     checks.check(tarball_name == 'mim-certificate_management-%s.tar.gz' % version, 'the tarball is version %s' % version, tarball_name)
     definition = yaml.safe_load(read(os.path.join(ROOT, 'execution-environment.yml')))
-    check_definition(checks, definition, version, tarball_name)
+    check_definition(checks, definition, version, os.path.basename(EE_TARBALL))
     work = tempfile.mkdtemp(prefix='mim-cm-ee-')
     try:
         source = os.path.join(work, 'source')
-        os.makedirs(os.path.join(source, 'build', 'dist'))
+        os.makedirs(os.path.join(source, os.path.dirname(EE_TARBALL)))
         shutil.copy(os.path.join(ROOT, 'execution-environment.yml'), source)
-        shutil.copy(tarball, os.path.join(source, 'build', 'dist'))
+        shutil.copy(tarball, os.path.join(source, EE_TARBALL))
         context = os.path.join(work, 'context')
         builder = os.path.join(os.path.dirname(sys.executable), 'ansible-builder')
         result = subprocess.run([builder, 'create', '-f', 'execution-environment.yml', '-c', context, '--output-filename', 'Containerfile'],
                                 cwd=source, capture_output=True, text=True, check=False)
         if checks.check(result.returncode == 0, 'ansible-builder create', result.stdout + result.stderr):
             check_containerfile(checks, definition, context)
-            copied = check_context(checks, context, tarball, tarball_name)
+            copied = check_context(checks, context, tarball, os.path.basename(EE_TARBALL))
             bindep_text = introspect(checks, work, copied)
             if bindep_text:
                 check_bindep(checks, bindep_text)

@@ -4,7 +4,7 @@
 # Windows-authentication simulators of tools/testenv/integration_env.py, with the environment from awx/credential_type.yml's
 # injectors, the extra variables from awx/finalize_survey.yml's survey and the collection installed from a tarball it
 # builds from this tree; then it scans every file the jobs left for the passwords and tokens.
-# ansible-runner comes from tools/requirements-awx.txt, installed in the venv that runs ansible-test.
+# ansible-runner comes from tools/requirements-core.txt, installed in the venv that runs ansible-test.
 # No `set -x`: the trace would print the secrets itself.
 set -eu -o pipefail
 
@@ -18,7 +18,7 @@ collection=${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/mim/certificate_m
 [ -f "$collection/galaxy.yml" ] || { echo "no collection tree at $collection" >&2; exit 1; }
 python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 if ! "$python" -c 'import ansible_runner' 2>/dev/null; then
-    echo "FAILED: ansible-runner is not installed for $python: pip install -r tools/requirements-awx.txt (make setup does)" >&2
+    echo "FAILED: ansible-runner is not installed for $python: pip install -r tools/requirements-core.txt (make setup does)" >&2
     exit 1
 fi
 work=$(mktemp -d)
