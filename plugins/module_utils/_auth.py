@@ -55,7 +55,7 @@ class _Auth:
         self.resource = resource
         self.token_ca_path = token_ca_path
         self.token_validate_certs = token_validate_certs
-        self.secrets: Optional[Secrets] = None
+        self.secrets = Secrets()  # replaced by the run's collector in prepare()
         self._check_unused()
         self.validate()
 
@@ -108,8 +108,7 @@ class BasicAuth(_Auth):
     def configure(self, session: Any) -> None:
         # UTF-8, as RFC 7617 allows (requests would send latin-1 and fail on anything outside it)
         credentials = base64.b64encode(('%s:%s' % (self.username, self.password)).encode('utf-8')).decode('ascii')
-        if self.secrets is not None:
-            self.secrets.add(credentials)
+        self.secrets.add(credentials)
         session.auth = _HeaderAuth('Basic %s' % credentials)
 
 
@@ -139,30 +138,30 @@ class BearerAuth(_Auth):
     def prepare(self, timeout: float, retries: int, secrets: Secrets) -> None:
         super().prepare(timeout, retries, secrets)
         with self._lock:  # concurrent workers share one token, fetched once per run
-            if not self.token:
-                self.token = self._fetch(timeout, retries)
+            if not self.token and self.token_url:  # validate() makes sure that one of them is set
+                self.token = self._fetch(self.token_url, timeout, retries)
 
     def configure(self, session: Any) -> None:
         session.auth = _HeaderAuth('Bearer %s' % self.token)
 
-    def _fetch(self, timeout: float, retries: int) -> str:
+    def _fetch(self, token_url: str, timeout: float, retries: int) -> str:
         """POST the client credentials to the token endpoint, over a connection of its own with its own TLS settings."""
         verify = (self.token_ca_path or True) if self.token_validate_certs else False
-        http = HttpTransport(verify, timeout=timeout, retries=retries, scrub=self.secrets.scrub if self.secrets else str)
+        http = HttpTransport(verify, timeout=timeout, retries=retries, scrub=self.secrets.scrub)
         form = {'grant_type': 'client_credentials', 'client_id': self.client_id, 'client_secret': self.client_secret}
         if self.resource:
             form['resource'] = self.resource
-        response, answer = http.call('POST', str(self.token_url), 'fetch an access token for client_id %s' % self.client_id,
+        response, answer = http.call('POST', token_url, 'fetch an access token for client_id %s' % self.client_id,
                                      data=form, expect=dict)
         token = (answer or {}).get('access_token')
-        if isinstance(token, str) and self.secrets is not None:
+        if isinstance(token, str):
             self.secrets.add(token)
         if not token or not isinstance(token, str):
             raise AuthenticationError('the token endpoint %s answered HTTP %s without an access_token'
-                                      % (self.token_url, response.status_code), url=self.token_url)
+                                      % (token_url, response.status_code), url=token_url)
         if not _TOKEN.fullmatch(token):
             raise AuthenticationError('the token endpoint %s answered an access_token with a character a token cannot hold '
-                                      '(a control character, a space or a non-ASCII character)' % self.token_url, url=self.token_url)
+                                      '(a control character, a space or a non-ASCII character)' % token_url, url=token_url)
         return token
 
 

@@ -20,6 +20,7 @@ MASK = '********'
 def forms(value: str) -> set[str]:
     """The ways a secret shows in text: raw, URL-encoded, base64, JSON-escaped, Python-escaped and HTML-escaped."""
     raw = value.encode('utf-8', 'surrogatepass')
+    # repr() keeps printable non-ASCII characters as they are, unicode_escape writes them as \xNN or \uNNNN
     found = {value, quote(value, safe=''), quote_plus(value, safe=''), json.dumps(value)[1:-1],
              json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1], value.encode('unicode_escape').decode('ascii'),
              html.escape(value), html.escape(json.dumps(value)[1:-1])}

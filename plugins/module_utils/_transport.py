@@ -268,17 +268,18 @@ class _RetryBudget:
         self._backoff_factor = backoff_factor
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._rounds = 0
-        self._resume_at = 0.0
+        self._rounds = 0  # the rounds spent on the current outage
+        self._round = 0  # the number of the latest round of the run, never reset
+        self._resume_at = 0.0  # the end of that round
         self._gave_up: Optional[MimCmError] = None
-        self._waited = threading.local()  # the end of the last round this thread waited for
+        self._waited = threading.local()  # .round: the number of the last round this thread waited for
 
     def before_call(self, action: str) -> None:
         """Wait for a backoff round in progress that this thread has not waited for; raise at once when the run has
         given up on the server."""
         with self._lock:
-            gave_up, resume_at = self._gave_up, self._resume_at
-        delay = 0 if getattr(self._waited, 'until', None) == resume_at else resume_at - time.monotonic()
+            gave_up, latest, resume_at = self._gave_up, self._round, self._resume_at
+        delay = 0 if self._waited_for(latest) else resume_at - time.monotonic()
         if gave_up is not None:
             raise type(gave_up)('Did not %s: the calls before it failed (%s) and the %d retries of this run are spent; '
                                 'nothing was sent' % (action, gave_up.msg, self.retries), http_status=gave_up.http_status)
@@ -296,19 +297,23 @@ class _RetryBudget:
             now = time.monotonic()
             if attempt >= self.retries:
                 raise exc
-            if self._resume_at > now and getattr(self._waited, 'until', None) != self._resume_at:
+            if self._resume_at > now and not self._waited_for(self._round):
                 delay = self._resume_at - now  # a round this thread has not waited for is in progress: join it
             elif self._rounds < self.retries:
                 delay = min(MAX_DELAY, self._backoff_factor * 2 ** self._rounds) * random.uniform(0.5, 1.0)
                 if exc.retry_after:
                     delay = max(delay, min(MAX_DELAY, exc.retry_after))
                 self._rounds += 1
+                self._round += 1
                 self._resume_at = now + delay
             else:
                 self._gave_up = exc
                 raise exc
-            self._waited.until = self._resume_at
+            self._waited.round = self._round
         self._sleep(delay)
+
+    def _waited_for(self, number: int) -> bool:
+        return getattr(self._waited, 'round', 0) == number
 
 
 class HttpTransport:
