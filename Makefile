@@ -161,12 +161,18 @@ $(VENV)/.bench-installed: $(VENV)/.installed tools/requirements-bench.txt
 bench: install $(VENV)/.bench-installed
 	$(VPY) tools/bench/bench.py --build $(BUILD)
 
-# The same benchmark code on 5 requests, into $(BUILD)/bench-smoke: every scenario runs and is audited (no figure judged).
+# The same benchmark code on 5 requests and a fleet of 5 hosts, into $(BUILD)/bench-smoke: every scenario runs and is
+# audited (no figure judged), and the fleet table has a row for each variant.
 bench-smoke: install $(VENV)/.bench-installed
 	rm -rf $(BUILD)/bench-smoke
-	$(VPY) tools/bench/bench.py --build $(BUILD) --sizes 5 --repeat 1 --memory-size 0 --hammer-calls 400 --out $(BUILD)/bench-smoke
+	$(VPY) tools/bench/bench.py --build $(BUILD) --sizes 5 --repeat 1 --memory-size 0 --hammer-calls 400 --fleet-sizes 5 --fleet-repeat 1 \
+	  --out $(BUILD)/bench-smoke
 	test -s $(BUILD)/bench-smoke/benchmark.png
 	grep -q '| none | c module batch | 5 |' $(BUILD)/bench-smoke/benchmark.md
+	for row in 'set_fact no-op | .* | no writes' 'ping | .* | no writes' 'role | .* | 5 applied once' 'batch | .* | 5 applied once' \
+	    'uri GET+PUT | .* | 5 applied once'; do \
+	  grep -q "^| 5 | $$row |\$$" $(BUILD)/bench-smoke/benchmark.md || { echo "bench-smoke: no fleet row '$$row'"; exit 1; }; \
+	done
 
 # make test runs every step, even after one fails, each step's output also in build/test-logs/<step>.log, and ends
 # with one line per step (passed or FAILED, its time, and what it skipped: the "*** ... ***" lines it printed).

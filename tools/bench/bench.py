@@ -11,9 +11,14 @@ Scenarios, each on Approved requests that no other run touches (every id is seed
   c  cm_request_status batch, request_ids with the default concurrency (module_batch.yml)
   d  the floor: one Python process, requests.Session, GET then PUT per id, sequential (d1) and concurrent (dC)
   e  a no-op playbook: one task running ansible.builtin.ping (noop.yml), Ansible's fixed start-up cost
+  f  the fleet: whole ansible-playbook runs over inventories of N local-connection hosts (--fleet-sizes), forks 5,
+     each host with a request id of its own: a no-op set_fact per host (fleet_set_fact.yml), ansible.builtin.ping per
+     host (fleet_ping.yml), the finalize_request role (fleet_role.yml), one run_once batch task with every host's id
+     (fleet_batch.yml), and two ansible.builtin.uri tasks per host (fleet_uri.yml)
 c and d also run against a simulator that demands NTLM. The module's Python is a wrapper that records the module
 process's peak RSS and wall time. After each run the simulator's audit log must show exactly that run's ids moved
-Approved -> Completed, and at the end a search must list every id Completed.
+Approved -> Completed (for the fleet's set_fact and ping: that nothing was written), and at the end a search must list
+every id Completed.
 
 The benchmark exits 0 when every run worked, whatever the targets say (it reports them), and 1 when a run failed.
 """
@@ -52,6 +57,13 @@ CONCURRENCY = 8  # cm_request_status's default
 PLAYBOOKS = {'a': 'uri_loop.yml', 'b': 'module_loop.yml', 'c': 'module_batch.yml', 'e': 'noop.yml'}
 LABELS = {'a': 'a uri loop', 'b': 'b module loop', 'c': 'c module batch', 'd1': 'd floor, 1 thread', 'dC': 'd floor, %d threads' % CONCURRENCY,
           'e': 'e no-op playbook'}
+# The fleet variants, in the order each round runs them: playbook, label (the table's), tasks per host, writes or not.
+FLEET = {'set_fact': ('fleet_set_fact.yml', 'set_fact no-op', 1, False), 'ping': ('fleet_ping.yml', 'ping', 1, False),
+         'role': ('fleet_role.yml', 'role', 3, True), 'batch': ('fleet_batch.yml', 'batch', 1, True),
+         'uri': ('fleet_uri.yml', 'uri GET+PUT', 2, True)}
+FORKS = 5  # Ansible's default, passed explicitly so that no ansible.cfg or ANSIBLE_FORKS changes it
+FLEET_REPEAT_UP_TO = 200  # fleets up to this many hosts run --fleet-repeat rounds; larger ones run once
+TARGET_HOSTS = 200  # issue 14: at 200 hosts the role takes at most half the time of a trivial module run once per host
 
 # The module's interpreter: runs the real one as a child and appends its peak RSS, CPU and wall time to a file.
 WRAPPER = '''#!{python} -S
@@ -244,6 +256,7 @@ class Bench:
                                 ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_RETRY_FILES_ENABLED='0')
         self.pool = {}  # (auth, scenario, n, repetition) -> ids
         self.stalls = []  # d runs in which a new connection waited about a second to be accepted
+        self.fleet_rows = []  # one per fleet size and variant: the median run
 
     def ids(self, auth, scenario, size, repetition=0):
         """The ids one run owns; the same call before and after seeding gives the same ids."""
@@ -333,6 +346,50 @@ class Bench:
         print('  %-4s %-20s N=%-5d %8.2f s  %8.1f req/s  peak %6.1f MB  sim busy %s' % (
             auth, LABELS[scenario], size, row['wall'], size / row['wall'] if size else 0, row['peak_mb'], busy(row)), flush=True)
         return row
+
+    def fleet_rounds(self, size):
+        """How many rounds of the fleet variants run at this number of hosts."""
+        return self.args.fleet_repeat if size <= FLEET_REPEAT_UP_TO else 1
+
+    def fleet_ids(self, variant, size, repetition):
+        """The request ids of a fleet run's hosts: seeded ones for a variant that writes, never-seeded ones otherwise."""
+        if FLEET[variant][3]:
+            return self.ids('none', 'fleet-' + variant, size, repetition)
+        return [str(uuid.uuid4()) for _index in range(size)]
+
+    def fleet_playbook(self, variant, sim, ids):
+        """One whole ansible-playbook run of a fleet variant over an inventory of one local-connection host per id."""
+        self.runs += 1
+        name = 'run%03d-fleet-%s-%d' % (self.runs, variant, len(ids))
+        inventory = os.path.join(self.work, name + '.inventory.json')  # JSON is YAML: the yaml inventory plugin reads it
+        write_json(inventory, {'all': {'vars': {'ansible_connection': 'local'},
+                                       'hosts': {'host%05d' % index: {'cm_request_id': request_id} for index, request_id in enumerate(ids)}}})
+        write_json(os.path.join(self.work, name + '.vars.json'), {'bench_url': sim.url})
+        command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), os.path.join(HERE, FLEET[variant][0]),
+                   '-i', inventory, '--forks', str(FORKS), '-e', '@' + os.path.join(self.work, name + '.vars.json')]
+        return run_child(command, os.path.join(self.work, name + '.log'), 120 + 2 * FLEET[variant][2] * len(ids), self.ansible_env, self.work)
+
+    def measure_fleet(self, sim, size):
+        """Every fleet variant over `size` hosts, in rounds (each round runs each variant once); the median run counts.
+
+        After each run the audit log must show that run's ids each moved Approved -> Completed once, or no write at all.
+        """
+        runs = {variant: [] for variant in FLEET}
+        for repetition in range(self.fleet_rounds(size)):
+            for variant in FLEET:
+                ids = self.fleet_ids(variant, size, repetition)
+                before = sim.cpu_seconds()
+                wall, cpu = self.fleet_playbook(variant, sim, ids)
+                after = sim.cpu_seconds()
+                sim.check_completed(ids if FLEET[variant][3] else [], 'fleet %s, %d hosts' % (variant, size))
+                runs[variant].append({'wall': wall, 'cpu': cpu, 'sim_cpu': after - before if before is not None and after is not None else None})
+        for variant, measured in runs.items():
+            measured.sort(key=lambda run: run['wall'])
+            row = dict(measured[len(measured) // 2], variant=variant, n=size, walls=[run['wall'] for run in measured],
+                       audit='%d applied once' % size if FLEET[variant][3] else 'no writes')
+            self.fleet_rows.append(row)
+            print('  fleet %-14s hosts=%-5d %8.2f s  %6.1f ms/host  client CPU %7.2f s  sim busy %s  audit: %s' % (
+                FLEET[variant][1], size, row['wall'], 1000 * row['wall'] / size, row['cpu'], busy(row), row['audit']), flush=True)
 
 
 def busy(row):
@@ -463,9 +520,115 @@ def spnego_note(imports):
             if spent else '')
 
 
-def report(rows, throughput, imports, info, runtime, stalls):
+def fleet_find(fleet_rows, variant, size):
+    """The fleet row of one variant and number of hosts, or None when it did not run."""
+    return next((row for row in fleet_rows if row['variant'] == variant and row['n'] == size), None)
+
+
+def fleet_bound(fleet_rows, size):
+    """What bounds the role's time at `size` hosts, from the figures: HTTP against the batch, per-host task cost against the floor."""
+    role, ping, floor_row, batch = (fleet_find(fleet_rows, variant, size) for variant in ('role', 'ping', 'set_fact', 'batch'))
+    if not (role and ping and floor_row and batch):
+        return 'not every fleet variant ran at %d hosts' % size
+    tasks, http = FLEET['role'][2], batch['wall'] / role['wall']
+    role_ms, floor_ms, ping_ms = 1000 * role['wall'] / size, 1000 * floor_row['wall'] / size, 1000 * ping['wall'] / size
+    return ('at %d hosts %s: the one batch task makes the same %d GETs and PUTs to the same simulator in %.2f s for its whole run, '
+            'start-up and inventory included, %.0f%% of the role\'s %.2f s. %s: the role runs %d tasks per host and takes %.1f ms per host; '
+            'the no-op set_fact, a task that does nothing, takes %.1f ms per host (%.2f s), the linear strategy\'s cost of a task on a '
+            'host (a worker process forked for each task and host, its result sent back to the main process), so %d tasks at that floor '
+            'are %.1f ms, %.0f%% of the role\'s time per host, and the other %.1f ms per host are what the role\'s tasks do beyond '
+            'a no-op (the argument check, templating the role\'s variables, the delegation to localhost, cm_request_status with its '
+            'GET and PUT on a new connection, its result). ping, a module process per host, takes %.1f ms per host'
+            % (size, 'HTTP does not bound the role' if http < 0.5 else 'HTTP and Ansible\'s start-up are a large part of the role\'s time',
+               size, batch['wall'], 100 * http, role['wall'],
+               'What bounds it is Ansible\'s cost per task and host' if http < 0.5 else 'Ansible\'s cost per task and host',
+               tasks, role_ms, floor_ms, floor_row['wall'], tasks, tasks * floor_ms, 100 * tasks * floor_ms / role_ms,
+               role_ms - tasks * floor_ms, ping_ms))
+
+
+def fleet_target(fleet_rows):
+    """Issue 14's target: at TARGET_HOSTS hosts the role takes at most half the time of ping once per host (None: not run)."""
+    role, ping = fleet_find(fleet_rows, 'role', TARGET_HOSTS), fleet_find(fleet_rows, 'ping', TARGET_HOSTS)
+    if not (role and ping):
+        return None
+    ratio = role['wall'] / ping['wall']
+    return ('%d hosts: the finalize_request role in at most half the time of a trivial module (ping) run once per host' % TARGET_HOSTS,
+            ratio <= 0.5, 'role %.2f s / ping %.2f s = %.2f' % (role['wall'], ping['wall'], ratio), fleet_bound(fleet_rows, TARGET_HOSTS))
+
+
+def fleet_section(fleet_rows, info):
+    """The fleet scenario: what ran, its table, and sentences generated from its figures."""
+    if not fleet_rows:
+        return []
+    sizes = sorted(set(row['n'] for row in fleet_rows))
+    rounds = {}
+    for size in sizes:
+        rounds.setdefault(len(fleet_find(fleet_rows, 'ping', size)['walls']), []).append(str(size))
+    rounds_text = '; '.join('%s hosts: %s' % (', '.join(group), 'one run of each variant' if count == 1 else
+                                              '%d rounds (each variant once per round, in the order of the table), the median run shown'
+                                              % count) for count, group in sorted(rounds.items(), reverse=True))
+    lines = ['## Fleet', '',
+             'The finalize_request role over a fleet. Each variant is one whole `ansible-playbook` run, timed from start to exit (start-up and',
+             'reading the inventory included), over an inventory of N hosts, each with `ansible_connection: local` (no ssh) and one',
+             'Approved request id of its own (`cm_request_id`, a host variable) that no other run touches; forks %d (Ansible\'s' % FORKS,
+             'default, passed as `--forks %d`), the linear strategy, no fact gathering, ansible-core %s of .venv. The variants' % (FORKS, info['ansible_core']),
+             '(playbooks in `tools/bench/`):', '',
+             '- `set_fact no-op` (`fleet_set_fact.yml`): one `ansible.builtin.set_fact` per host that nothing reads: the floor of a task',
+             '  per host, with no module process and no HTTP.',
+             '- `ping` (`fleet_ping.yml`), the baseline: `ansible.builtin.ping`, a trivial module, run once per host, delegated to',
+             '  localhost with `ansible_playbook_python` as the role delegates its task.',
+             '- `role` (`fleet_role.yml`): `hosts: all` with `mim.certificate_management.finalize_request` as a `roles:` entry and',
+             '  `finalize_request_id: "{{ cm_request_id }}"`. Per host three tasks: the argument check Ansible adds to a role with',
+             '  `meta/argument_specs.yml`, `cm_request_status` delegated to localhost (run inside the worker by its action plugin), and',
+             '  a `set_fact`.',
+             '- `batch` (`fleet_batch.yml`): one `cm_request_status` task, `run_once`, delegated to localhost, with every host\'s id',
+             '  (`request_ids: "{{ ansible_play_hosts | map(\'extract\', hostvars, \'cm_request_id\') | list }}"`), concurrency 8.',
+             '- `uri GET+PUT` (`fleet_uri.yml`): two `ansible.builtin.uri` tasks per host, delegated to localhost: GET the host\'s',
+             '  request, then PUT it Completed unless it is final.', '',
+             'After each run the simulator\'s audit log shows each of the N requests of `role`, `batch` and `uri GET+PUT` moved',
+             'Approved -> Completed exactly once, and no write at all for `set_fact no-op` and `ping` (`audit`). %s. `ms per host`' % rounds_text,
+             'is the wall time over the hosts, `vs ping` the wall time over ping\'s at the same number of hosts, `client CPU s` the CPU of',
+             'ansible-playbook and everything it started. The lower panels of the figure at the end plot this table.', '',
+             '| hosts | variant | tasks per host | wall s | runs: min..max s | ms per host | vs ping | client CPU s | simulator busy | audit |',
+             '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |']
+    for size in sizes:
+        ping = fleet_find(fleet_rows, 'ping', size)
+        for variant in FLEET:
+            row = fleet_find(fleet_rows, variant, size)
+            if row:
+                lines.append('| %d | %s | %s | %.2f | %s | %.1f | %s | %.2f | %s | %s |' % (
+                    size, FLEET[variant][1], '1, run once' if variant == 'batch' else FLEET[variant][2], row['wall'],
+                    '%d: %.2f..%.2f' % (len(row['walls']), row['walls'][0], row['walls'][-1]) if len(row['walls']) > 1 else '',
+                    1000 * row['wall'] / size, '%.2f' % (row['wall'] / ping['wall']) if ping else '', row['cpu'], busy(row).strip(), row['audit']))
+    lines.append('')
+    target = fleet_target(fleet_rows)
+    if target:
+        lines.append('At %d hosts the role took %.2f s and ping once per host %.2f s: role/ping = %.2f. The target of issue 14, the role in '
+                     'at most half the time of a trivial module run once per host (role/ping <= 0.5), is %s.'
+                     % (TARGET_HOSTS, fleet_find(fleet_rows, 'role', TARGET_HOSTS)['wall'], fleet_find(fleet_rows, 'ping', TARGET_HOSTS)['wall'],
+                        fleet_find(fleet_rows, 'role', TARGET_HOSTS)['wall'] / fleet_find(fleet_rows, 'ping', TARGET_HOSTS)['wall'],
+                        'met' if target[1] else 'NOT met'))
+    else:
+        lines.append('No fleet of %d hosts ran (`--fleet-sizes`): the target of issue 14 (at %d hosts the role in at most half the time '
+                     'of a trivial module run once per host) is not judged.' % (TARGET_HOSTS, TARGET_HOSTS))
+    largest = sizes[-1]
+    ping = fleet_find(fleet_rows, 'ping', largest)
+    if ping and largest != TARGET_HOSTS:
+        lines += ['', 'At %d hosts, next to the same baselines: %s.' % (largest, ', '.join(
+            '%s %.2f s (%.2fx ping)' % (FLEET[variant][1], row['wall'], row['wall'] / ping['wall'])
+            for variant, row in ((variant, fleet_find(fleet_rows, variant, largest)) for variant in ('role', 'set_fact', 'batch', 'uri')) if row)
+            + ', ping %.2f s' % ping['wall'])]
+    bound = fleet_bound(fleet_rows, largest)
+    lines += ['', 'What bounds the remaining time: %s.' % bound]
+    return lines
+
+
+def report(rows, fleet_rows, throughput, imports, info, runtime, stalls):
     """The Markdown report (docs/benchmark.md), also printed."""
     results, ratios = verdicts(rows, throughput, imports)
+    target = fleet_target(fleet_rows)
+    if target:
+        results.append(target)
     lines = ['# Benchmark', '',
              'Written by `make bench` (`tools/bench/bench.py`); do not edit by hand. Reproduce with `make bench`, or with',
              '`make BUILD=/tmp/b install && .venv/bin/python tools/bench/bench.py --build /tmp/b`.', '',
@@ -478,12 +641,14 @@ def report(rows, throughput, imports, info, runtime, stalls):
              'of the wall time (100% is one core, all its GIL allows). `client CPU s` is the CPU of ansible-playbook (or the d',
              'process) and everything it started. d\'s wall time is its HTTP work only, without interpreter start-up. Scenarios run',
              'more than once show the median run; `runs` gives their number and range. `--loop-sizes 50,200` skips the loops at',
-             'N=1000, about 17 of the run\'s minutes on two cores.', '']
+             'N=1000, about 17 of the run\'s minutes on two cores; `--fleet-sizes 100,200` skips the larger fleets of the',
+             'section Fleet.', '']
     lines += table(rows, throughput)
     if stalls:
         lines += ['', 'In %d floor run(s) a new connection waited about a second for its first answer (%s): a SYN the kernel dropped '
                   'and retried after a second, which is what a full listen backlog does when %d connections open at once. '
                   'The medians in the table keep such runs out.' % (len(stalls), '; '.join(stalls), CONCURRENCY)]
+    lines += [''] + fleet_section(fleet_rows, info) if fleet_rows else []
     lines += ['', '## Ratios', ''] + ['- ' + ratio for ratio in ratios]
     lines += ['', '## Targets', '']
     for name, passed, numbers, bound in results:
@@ -499,12 +664,16 @@ def report(rows, throughput, imports, info, runtime, stalls):
     return '\n'.join(lines), results
 
 
-def plot(rows, throughput, path):
-    """Wall time and requests per second per scenario and N (log scales)."""
+def plot(rows, fleet_rows, throughput, path):
+    """Wall time and requests per second per scenario and N (log scales); below them the fleet's, when it ran."""
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    if fleet_rows:
+        figure, ((left, right), (fleet_left, fleet_right)) = plt.subplots(2, 2, figsize=(13, 11))
+        plot_fleet(fleet_rows, fleet_left, fleet_right)
+    else:
+        figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
     series = sorted(set((row['auth'], row['scenario']) for row in rows if row['n']), key=lambda key: (key[0] != 'none', key[1]))
     for auth, scenario in series:
         points = sorted((row['n'], row['wall']) for row in rows if (row['auth'], row['scenario']) == (auth, scenario))
@@ -527,10 +696,29 @@ def plot(rows, throughput, path):
         axes.grid(True, which='both', alpha=0.3)
     left.legend(fontsize=8)
     right.legend(fontsize=8)
-    figure.suptitle('cm_request_status against the MIM CM simulator on loopback')
+    figure.suptitle('cm_request_status against the MIM CM simulator on loopback' + ('; below, the fleet (forks %d)' % FORKS if fleet_rows else ''))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def plot_fleet(fleet_rows, left, right):
+    """The fleet: wall time, and wall time per host, against the number of hosts, one line per variant (log scales)."""
+    for variant in FLEET:
+        points = sorted((row['n'], row['wall']) for row in fleet_rows if row['variant'] == variant)
+        style = ':' if variant == 'set_fact' else '-'
+        left.plot([n for n, _wall in points], [wall for _n, wall in points], style, marker='o', label=FLEET[variant][1])
+        right.plot([n for n, _wall in points], [1000 * wall / n for n, wall in points], style, marker='o', label=FLEET[variant][1])
+    ping = sorted((row['n'], row['wall']) for row in fleet_rows if row['variant'] == 'ping')
+    left.plot([n for n, _wall in ping], [wall / 2 for _n, wall in ping], '--', color='grey', label='half of ping (target at %d hosts)' % TARGET_HOSTS)
+    for axes, title, unit in ((left, 'Fleet: wall time of the whole run', 'seconds'), (right, 'Fleet: wall time per host', 'milliseconds per host')):
+        axes.set_xscale('log')
+        axes.set_yscale('log')
+        axes.set_xlabel('hosts (one request each), forks %d' % FORKS)
+        axes.set_ylabel(unit)
+        axes.set_title(title)
+        axes.grid(True, which='both', alpha=0.3)
+        axes.legend(fontsize=8)
 
 
 # ---------------------------------------------------------------- main
@@ -546,6 +734,11 @@ def parse_args(argv):
     parser.add_argument('--build', help='the Makefile BUILD directory; BUILD/collections holds the installed collection')
     parser.add_argument('--sizes', type=size_list, default=[50, 200, 1000], help='numbers of requests (default 50,200,1000)')
     parser.add_argument('--loop-sizes', type=size_list, help='sizes at which the loops a and b run (default: all of --sizes)')
+    parser.add_argument('--fleet-sizes', type=size_list, default=[100, 200, 500, 1000],
+                        help='numbers of hosts of the fleet scenario (default 100,200,500,1000; empty: skip it)')
+    parser.add_argument('--fleet-repeat', type=int, default=3,
+                        help='rounds of the fleet variants at up to %d hosts, the median counts; larger fleets run once (default 3)'
+                        % FLEET_REPEAT_UP_TO)
     parser.add_argument('--memory-size', type=int, default=10000, help='the batch run whose peak memory is checked (0: skip)')
     parser.add_argument('--repeat', type=int, default=5, help='runs of c, d and e per size; the median counts (default 5)')
     parser.add_argument('--hammer-calls', type=int, default=4000, help='GET calls of the simulator throughput test')
@@ -570,6 +763,10 @@ def benchmark(args, work):
     for auth, scenario, size, repetitions in plan:
         for repetition in range(repetitions):
             bench.ids(auth, scenario, size, repetition)
+    for size in args.fleet_sizes:
+        for repetition in range(bench.fleet_rounds(size)):
+            for variant in FLEET:
+                bench.fleet_ids(variant, size, repetition)
     plain_ids = [i for key, ids in bench.pool.items() if key[0] == 'none' for i in ids]
     ntlm_ids = [i for key, ids in bench.pool.items() if key[0] == 'ntlm' for i in ids]
     probe = str(uuid.uuid4())
@@ -591,6 +788,10 @@ def benchmark(args, work):
         print('== scenarios', flush=True)
         for auth, scenario, size, repetitions in plan:
             bench.measure(sims, auth, scenario, size, repetitions)
+        if args.fleet_sizes:
+            print('== fleet: ansible-playbook over N local-connection hosts, forks %d' % FORKS, flush=True)
+        for size in args.fleet_sizes:
+            bench.measure_fleet(sims['none'], size)
         for auth, sim in sims.items():
             done = set(i for key, ids in bench.pool.items() if key[0] == auth and key[1] != 'e' for i in ids)
             missing = done - sim.completed_ids(dict(bench.auth_spec(auth), ids=[probe]))
@@ -604,11 +805,11 @@ def benchmark(args, work):
                'cm_request_status': import_profile(args.build, 'ansible_collections.mim.certificate_management.plugins.modules.cm_request_status')}
     runtime = time.monotonic() - started
     info['load_end'] = '%.2f %.2f %.2f' % os.getloadavg()
-    text, results = report(bench.rows, throughput, imports, info, '%d min %02d s' % divmod(int(runtime), 60), bench.stalls)
+    text, results = report(bench.rows, bench.fleet_rows, throughput, imports, info, '%d min %02d s' % divmod(int(runtime), 60), bench.stalls)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, 'benchmark.md'), 'w', encoding='utf-8') as handle:
         handle.write(text)
-    plot(bench.rows, throughput, os.path.join(args.out, 'benchmark.png'))
+    plot(bench.rows, bench.fleet_rows, throughput, os.path.join(args.out, 'benchmark.png'))
     print(text)
     print('== wrote %s and %s; %d of %d targets met'
           % (os.path.join(args.out, 'benchmark.md'), os.path.join(args.out, 'benchmark.png'), sum(1 for result in results if result[1]), len(results)))
