@@ -322,7 +322,7 @@ def main(argv):
     # Where secrets may be, and must be (so that the README stays true): env/envvars where the job put them there, and
     # artifacts/<ident>/command, in which ansible-runner records the whole environment of ansible-playbook.
     expected = {}
-    for job, private in zip(launched, done):
+    for job, private in zip(launched, done, strict=True):
         name = os.path.relpath(private, work)
         secret = 'static token' if job['inputs']['auth'] == 'bearer' else 'alice password'
         expected[os.path.join(name, 'artifacts', job['ident'], 'command')] = [secret]
