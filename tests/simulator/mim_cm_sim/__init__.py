@@ -1,4 +1,4 @@
-"""Local simulator of the MIM CM REST API (the requests controller).
+"""Local simulator of the MIM CM REST API (requests, profile templates and their policies, profiles, smart cards).
 
 Why it exists: the collection talks to Microsoft Identity Manager Certificate
 Management over HTTP, and its tests and demos need a server that answers like
@@ -17,10 +17,10 @@ server.main, and the type hints of faults aside):
   replies   the Reply and the bodies (JSON, and IIS's HTML pages from pages/)
   logs      the audit and access logs (JSON lines), secrets redacted
   faults    the fault kinds, their answers and their execution
-  store     the status table, the request shape, seed and state files
+  store     the status table, the shapes of requests, templates, policies, profiles and cards, seed and state files
   auth      Basic, bearer tokens and their endpoint, NTLM/Negotiate, the --users file
-  api       the requests controller: routes and what each call does
-  launch    starting, watching and stopping simulator processes (the helper every consumer uses)
+  api       the modelled controllers: routes and what each call does; approval outside the API
+  launch    starting, watching, stopping and approving in simulator processes (the helper every consumer uses)
   server    the HTTP layer and the command line
 Run it with ../run_simulator.py; README.md there documents every switch, the file formats and the logs.
 """

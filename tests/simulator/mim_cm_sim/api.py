@@ -1,4 +1,6 @@
-"""The requests controller of the MIM CM REST API: its routes, and what each call does to the stored requests.
+"""The MIM CM REST API's controllers that the simulator models: requests (search, get, create, final status), profile
+templates and their workflow policies, software profiles and smart cards (read only), and the approval of a Pending
+request outside the API (run_simulator.py --approve/--deny).
 
 No socket code: a routed call goes in, a Reply comes out (server.py sends it).  One lock guards all state.
 """
@@ -17,20 +19,47 @@ from .auth import AuthResult
 from .faults import FAULT_KINDS, FaultSettings
 from .logs import JsonLines
 from .replies import Reply, json_reply, message_reply, method_not_allowed, not_found, server_error
-from .store import (FINAL_STATUSES, PUT_RESULTS, ZERO_GUID, Entry, canonical_guid, complete_request, load_json_object, lower_keys,
-                    now_stamp, parse_request_type, parse_status, status_label, write_atomic)
+from .store import (ACTIVE, FINAL_STATUSES, PUT_RESULTS, STATUS_NUMBERS, ZERO_GUID, Entry, Holder, Seed, Template, canonical_guid,
+                    complete_request, dump_seed, load_json_object, lower_keys, now_stamp, parse_profile_status, parse_request_type,
+                    parse_status, request_type_label, status_label, write_atomic)
 
 BASE_PATH = "/certificatemanagement/api/v1.0"
 REQUESTS_PATH = BASE_PATH + "/requests"
 DENIED = "Authorization has been denied for this request."
+ID = "{id}"  # a path segment that must be a GUID (400 otherwise)
+NAME = "{name}"  # any path segment
+# The modelled routes: path segments below BASE_PATH -> verb -> Call operation.  Any other path is IIS's 404.
+ROUTES = (
+    (("requests",), {"GET": "search", "POST": "post"}),
+    (("requests", ID), {"GET": "get", "PUT": "put"}),
+    (("requests", ID, "profiles"), {"GET": "request_profiles"}),
+    (("profiletemplates",), {"GET": "templates"}),
+    (("profiletemplates", ID, "policies", NAME), {"GET": "policy"}),
+    (("profiletemplates", ID, "policy", "workflow", NAME), {"GET": "policy"}),  # the page's table; its examples use /policies
+    (("profiles",), {"GET": "profiles"}),
+    (("profiles", ID), {"GET": "profile"}),
+    (("profiles", ID, "operations"), {"GET": "profile_operations"}),
+    (("profiles", ID, "certificates"), {"GET": "profile_certificates"}),
+    (("smartcards",), {"GET": "smartcards"}),
+    (("smartcards", ID), {"GET": "smartcard"}),
+    (("smartcards", ID, "operations"), {"GET": "smartcard_operations"}),
+    (("smartcards", ID, "certificates"), {"GET": "smartcard_certificates"}),
+)
+# What a Completed Enroll request of a seeded software template gets (README "Seed file").
+NEW_PROFILE_OPERATIONS = ("renew", "revoke", "retire")
+ADMIN_ACTIONS = {"approve": "Approved", "deny": "Denied"}
+GARBAGE_ANSWER = "created"  # --create-answer garbage: a 201 whose body names no request
 
 
 class Call(NamedTuple):
-    """A routed API call that has not run yet: what fault injection needs to know about it, and how to run it."""
+    """A routed API call that has not run yet: what fault injection needs to know about it, and how to run it.
 
-    operation: str  # "get" (one request), "search", "put" or "post"
-    request_id: Optional[str]
-    run: Callable[[], Reply]
+    run() returns None when the connection must be reset without an answer (a lost POST answer).
+    """
+
+    operation: str  # "get" (one request), "search", "put", "post", or the name of another route (ROUTES)
+    request_id: Optional[str]  # for "get" and "put" only: the request whose scripted faults apply
+    run: Callable[[], Optional[Reply]]
 
 
 class Config(NamedTuple):
@@ -44,6 +73,9 @@ class Config(NamedTuple):
     users: Dict[str, Dict[str, Any]]
     state_path: Optional[str]
     faults: FaultSettings = FaultSettings()
+    create_datacollection: str = "any"  # "string": a POST whose datacollection is a real array gets a 500
+    create_answer: str = "uri"  # "garbage": a 201 whose body names no request
+    lose_post_answers: int = 0  # the first N applied POSTs get no answer (TCP RST)
 
 
 def parse_put_body(body: bytes) -> str:
@@ -57,67 +89,180 @@ def parse_put_body(body: bytes) -> str:
     raise ValueError("Status %r is not valid here; use one of %s." % (value, ", ".join(PUT_RESULTS)))
 
 
+def find_route(segments: Tuple[str, ...]) -> Optional[Tuple[Tuple[str, ...], Dict[str, str]]]:
+    """The ROUTES entry whose pattern the path segments match ({id} and {name} match any non-empty segment), or None."""
+    for pattern, verbs in ROUTES:
+        if len(pattern) == len(segments) and all(segments[i] == part or (part in (ID, NAME) and segments[i]) for i, part in enumerate(pattern)):
+            return pattern, verbs
+    return None
+
+
+def data_collection_value(name: str, value: Any) -> str:
+    """A data collection value as text: strings as sent, null as "", numbers as their JSON text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return json.dumps(value)
+    raise ValueError("datacollection: the value of %r must be a string." % name)
+
+
 def parse_data_collection(value: Any) -> List[Dict[str, Any]]:
-    """A list of {name, value}, or that list as a JSON string (Microsoft's own example sends "[]")."""
+    """datacollection in its three encodings: a list of one-pair objects ({"Employee ID": "E-1"}, Microsoft's create
+    example), a list of {"name", "value"} objects, or either list as a JSON string (the walkthrough's "[]")."""
     if isinstance(value, str):
         try:
             value = json.loads(value) if value.strip() else []
         except ValueError:
-            value = None
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise ValueError("datacollection must be a list of {\"Name\", \"Value\"} objects.")
-    return [{"Name": lower_keys(item).get("name"), "Value": lower_keys(item).get("value")} for item in value]
+            raise ValueError("datacollection is a string that holds no JSON list.")
+    if not isinstance(value, list):
+        raise ValueError("datacollection must be a list of {\"<name>\": \"<value>\"} or {\"name\", \"value\"} objects.")
+    items = []
+    for item in value:
+        keys = lower_keys(item) if isinstance(item, dict) else {}
+        if set(keys) == {"name", "value"}:
+            name, text = keys["name"], keys["value"]
+        elif isinstance(item, dict) and len(item) == 1:
+            [(name, text)] = item.items()
+        else:
+            raise ValueError("datacollection items must be {\"<name>\": \"<value>\"} or {\"name\": ..., \"value\": ...} objects.")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("datacollection: an item has no name.")
+        items.append({"Name": name, "Value": data_collection_value(name, text)})
+    return items
 
 
-def parse_create_body(body: bytes) -> Dict[str, Any]:
-    """Map the POST body to Request fields; ValueError carries the client message."""
+def parse_priority(value: Any) -> int:
+    """0 (highest) to 255 (lowest); a numeric string too, as Microsoft's example sends "4"."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 255:
+        raise ValueError("priority must be an integer from 0 to 255.")
+    return value
+
+
+def optional_guid(data: Dict[str, Any], key: str) -> Optional[str]:
+    """An optional GUID member of the create body: None when absent or null, ValueError when not a GUID."""
+    if data.get(key) is None:
+        return None
+    guid = canonical_guid(data[key])
+    if guid is None:
+        raise ValueError("%s is not a GUID." % key)
+    return guid
+
+
+def parse_create_body(body: bytes) -> Tuple[Dict[str, Any], bool]:
+    """Map the POST body to Request fields, and whether datacollection came as a real array; ValueError carries the client message.
+
+    Priority is absent from the fields when the body has none (the policy's DefaultRequestPriority applies).
+    """
     data = lower_keys(load_json_object(body))
     if "type" not in data:
         raise ValueError("The request body has no 'type' member.")
-    fields = {"RequestType": parse_request_type(data["type"]), "DataCollection": parse_data_collection(data.get("datacollection") or []),
-              "Comment": str(data.get("comment") or ""), "ProfileTemplateUuid": canonical_guid(data.get("profiletemplateuuid"))}
+    fields: Dict[str, Any] = {"RequestType": parse_request_type(data["type"]), "ProfileTemplateUuid": canonical_guid(data.get("profiletemplateuuid"))}
     if fields["ProfileTemplateUuid"] is None:
         raise ValueError("profiletemplateuuid is missing or not a GUID.")
-    priority = data.get("priority", 0)
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise ValueError("priority must be an integer.")
-    fields["Priority"] = priority
-    if data.get("target") is not None:
-        fields["TargetUserUuid"] = canonical_guid(data["target"])
-        if fields["TargetUserUuid"] is None:
-            raise ValueError("target is not a GUID.")
-    return fields
+    collection = data.get("datacollection")
+    fields["DataCollection"] = parse_data_collection([] if collection is None else collection)
+    comment = data.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise ValueError("comment must be a string.")
+    fields["Comment"] = comment or ""
+    if data.get("priority") is not None:
+        fields["Priority"] = parse_priority(data["priority"])
+    for key, field in (("target", "TargetUserUuid"), ("smartcard", "OldSmartcardUuid"), ("profile", "OldProfileUuid")):
+        guid = optional_guid(data, key)
+        if guid is not None:
+            fields[field] = guid
+    return fields, isinstance(collection, list)
+
+
+def describe_post(body: bytes, originator: str) -> Dict[str, Any]:
+    """What a POST's audit line says about the request, read as far as the body allows (never raises)."""
+    try:
+        data = lower_keys(load_json_object(body))
+    except ValueError:
+        data = {}
+    try:
+        kind = request_type_label(parse_request_type(data.get("type")))
+    except ValueError:
+        kind = None
+    target = canonical_guid(data.get("target")) if data.get("target") is not None else originator
+    return {"request_type": kind, "template_uuid": canonical_guid(data.get("profiletemplateuuid")), "target_uuid": target,
+            "originator_uuid": originator}
+
+
+def policy_refusal(template: Template, policy: Optional[Dict[str, Any]], kind: Any, fields: Dict[str, Any]) -> Optional[str]:
+    """Why the template's policy refuses this request, or None: a disabled or missing policy, a required item, a comment."""
+    where = "profile template %s (%s)" % (template.view["Name"], template.view["Uuid"])
+    if policy is None or not policy["Enabled"]:
+        return "Request type %s is not allowed for %s." % (kind, where)
+    given = {item["Name"].strip().lower(): item["Value"] for item in fields["DataCollection"]}
+    for item in policy["PolicyDataCollection"]:
+        if item["Required"] and not given.get(item["Name"].strip().lower(), "").strip():
+            return "The data collection item '%s' is required by the %s policy of %s." % (item["Name"], kind, where)
+    if policy["CollectComments"] and not fields["Comment"].strip():
+        return "A comment is required by the %s policy of %s." % (kind, where)
+    return None
 
 
 class Api:
-    """The requests controller: request in, Reply out, no socket code.  One lock guards all state."""
+    """The modelled controllers: request in, Reply out, no socket code.  One lock guards all state."""
 
-    def __init__(self, config: Config, entries: Dict[str, Entry], audit: JsonLines) -> None:
+    def __init__(self, config: Config, seed: Seed, audit: JsonLines) -> None:
         self.config = config
-        self.entries = entries
+        self.entries = seed.entries
+        self.templates = seed.templates
+        self.profiles = seed.profiles
+        self.smartcards = seed.smartcards
         self.audit = audit
         self.lock = threading.Lock()
         self.random = random.Random(config.faults.seed)  # used under the lock only, so a seed gives one sequence
-        self.fault_counts = {}  # type: Dict[str, int]
+        self.fault_counts: Dict[str, int] = {}
+        self.answers_to_lose = config.lose_post_answers
 
     def resolve(self, method: str, path: str, query: str, body: bytes, auth: AuthResult) -> Union[Reply, Call]:
-        """The requests controller's routes, matched case-insensitively; rights are checked (in the Call) once the route is known."""
-        if path == REQUESTS_PATH:
-            if method == "GET":
-                return Call("search", None, lambda: self.forbidden(auth, "read", "GET", None) or self.search(parse_qsl(query), auth.user))
-            if method == "POST":
-                return Call("post", None, lambda: self.forbidden(auth, "write", "POST", None) or self.create(body, auth.user))
+        """The modelled routes (ROUTES), matched case-insensitively; rights are checked (in the Call) once the route is known."""
+        if not path.startswith(BASE_PATH + "/"):
+            return not_found()
+        segments = tuple(path[len(BASE_PATH) + 1:].split("/"))
+        route = find_route(segments)
+        if route is None:
+            return not_found()
+        pattern, verbs = route
+        ids = [canonical_guid(segments[index]) for index, part in enumerate(pattern) if part == ID]
+        if None in ids:
+            return message_reply(400, "The request is invalid. The id is not a GUID.")
+        if method not in verbs:
             return method_not_allowed(method)
-        if path.startswith(REQUESTS_PATH + "/") and "/" not in path[len(REQUESTS_PATH) + 1:]:
-            request_id = canonical_guid(path[len(REQUESTS_PATH) + 1:])
-            if request_id is None:
-                return message_reply(400, "The request is invalid. The id is not a GUID.")
-            if method == "GET":
-                return Call("get", request_id, lambda: self.forbidden(auth, "read", "GET", request_id) or self.get_one(request_id))
-            if method == "PUT":
-                return Call("put", request_id, lambda: self.forbidden(auth, "write", "PUT", request_id) or self.put(request_id, body, auth.user))
-            return method_not_allowed(method)
-        return not_found()
+        operation = verbs[method]
+        ident = ids[0] if ids else None
+        params = parse_qsl(query)
+        user = auth.user
+        if operation == "post":
+            return Call("post", None, lambda: self.forbidden(auth, "write", "POST", None, describe_post(body, self.user_uuid(user) or ZERO_GUID))
+                        or self.create(body, user))
+        if operation == "put":
+            return Call("put", ident, lambda: self.forbidden(auth, "write", "PUT", ident) or self.put(str(ident), body, user))
+        handlers: Dict[str, Callable[[], Reply]] = {
+            "search": lambda: self.search(params, user),
+            "get": lambda: self.get_one(str(ident)),
+            "request_profiles": lambda: self.request_profiles(str(ident)),
+            "templates": lambda: self.list_templates(params),
+            "policy": lambda: self.get_policy(str(ident), segments[-1]),
+            "profiles": lambda: self.list_profiles(params),
+            "profile": lambda: self.one_of(self.profiles, str(ident), "view"),
+            "profile_operations": lambda: self.one_of(self.profiles, str(ident), "operations"),
+            "profile_certificates": lambda: self.one_of(self.profiles, str(ident), "certificates"),
+            "smartcards": lambda: self.list_smartcards(params),
+            "smartcard": lambda: self.one_of(self.smartcards, str(ident), "view"),
+            "smartcard_operations": lambda: self.one_of(self.smartcards, str(ident), "operations"),
+            "smartcard_certificates": lambda: self.one_of(self.smartcards, str(ident), "certificates"),
+        }
+        handler = handlers[operation]
+        scripted = ident if operation == "get" else None  # a request's scripted faults apply to GET and PUT on it only
+        return Call(operation, scripted, lambda: self.forbidden(auth, "read", "GET", scripted) or handler())
 
     def pick_fault(self, operation: str, request_id: Optional[str]) -> Optional[str]:
         """The one place that decides "fault or not" for a routed call: the request's scripted queue, then --fault-rate.
@@ -161,14 +306,15 @@ class Api:
 
     def log_write(self, event: str, method: str, request_id: Optional[str], statuses: Tuple[Any, Any], reply: Reply,
                   user: Optional[str], reason: Optional[str] = None, correlation_id: Optional[str] = None,
-                  requested: Optional[str] = None) -> Reply:
+                  requested: Optional[str] = None, post: Optional[Dict[str, Any]] = None) -> Reply:
         """One audit line per applied or refused write; returns the reply for brevity at call sites.
 
-        statuses: (from, to), "to" being what the request reads (or would read) afterwards; requested: the PUT body's value.
+        statuses: (from, to), "to" being what the request reads (or would read) afterwards; requested: the PUT body's value;
+        post: a POST's request_type, template_uuid, target_uuid and originator_uuid (describe_post), added to its line.
         """
-        self.audit.write({"event": event, "method": method, "request_id": request_id, "from": statuses[0], "to": statuses[1],
-                          "requested": requested, "http_status": reply.status, "user": user, "reason": reason,
-                          "correlation_id": correlation_id})
+        self.audit.write(dict({"event": event, "method": method, "request_id": request_id, "from": statuses[0], "to": statuses[1],
+                               "requested": requested, "http_status": reply.status, "user": user, "reason": reason,
+                               "correlation_id": correlation_id}, **(post or {})))
         return reply
 
     def simulated_error(self, entry: Entry, operation: str) -> Tuple[Optional[Reply], Optional[str]]:
@@ -183,10 +329,11 @@ class Api:
     def save(self) -> None:
         """Persist the whole state (seed format, settings kept) after each applied write; caller holds the lock."""
         if self.config.state_path:
-            requests = [dict(e.request, _simulator=e.sim) if e.sim else e.request for e in self.entries.values()]
-            write_atomic(self.config.state_path, json.dumps({"requests": requests}, indent=2) + "\n")
+            seed = Seed(self.entries, self.templates, self.profiles, self.smartcards)
+            write_atomic(self.config.state_path, json.dumps(dump_seed(seed), indent=2) + "\n")
 
-    def forbidden(self, auth: AuthResult, right: str, method: str, request_id: Optional[str]) -> Optional[Reply]:
+    def forbidden(self, auth: AuthResult, right: str, method: str, request_id: Optional[str],
+                  post: Optional[Dict[str, Any]] = None) -> Optional[Reply]:
         """403 unless the caller has the right ("read" for GET, "write" for PUT/POST); anonymous calls (--auth none) pass."""
         if auth.scheme is None:
             return None
@@ -200,7 +347,7 @@ class Api:
             with self.lock:
                 entry = self.entries.get(request_id) if request_id else None
                 current = status_label(entry.request["Status"]) if entry else None
-                self.log_write("refused", method, request_id, (current, None), reply, auth.user, reason)
+                self.log_write("refused", method, request_id, (current, None), reply, auth.user, reason, post=post)
         return reply
 
     def get_one(self, request_id: str) -> Reply:
@@ -231,20 +378,64 @@ class Api:
                      and (target is None or (wanted is not None and e.request["TargetUserUuid"] == wanted))]
         return json_reply(200, found) if found else Reply(204)
 
-    def create(self, body: bytes, user: Optional[str]) -> Reply:
-        """POST /requests: 201 with the new request's relative URI as a JSON string."""
-        to_status = status_label(self.config.create_status)
-        try:
-            fields = parse_create_body(body)
-        except ValueError as exc:
-            return self.log_write("refused", "POST", None, (None, to_status), message_reply(400, str(exc)), user, str(exc))
-        new_id = str(uuid.uuid4())
+    def create(self, body: bytes, user: Optional[str]) -> Optional[Reply]:
+        """POST /requests: 201 with the new request's relative URI as a JSON string (None: reset, the answer is lost).
+
+        With profile templates seeded, the named template's policy for the type decides: it must exist and be enabled,
+        its required data collection items need values, a comment may be required; ApprovalsNeeded 0 reads Approved,
+        otherwise Pending.  Without templates, any template id is taken and the request reads --create-status.
+        """
         me = self.user_uuid(user) or ZERO_GUID
-        raw = dict({"Uuid": new_id, "Status": self.config.create_status, "OriginatorUserUuid": me, "TargetUserUuid": me}, **fields)
+        post = describe_post(body, me)
+        try:
+            fields, sent_array = parse_create_body(body)
+        except ValueError as exc:
+            to = status_label(self.config.create_status) if not self.templates else None
+            return self.log_write("refused", "POST", None, (None, to), message_reply(400, str(exc)), user, str(exc), post=post)
+        kind = request_type_label(fields["RequestType"])
         with self.lock:
-            self.entries[new_id] = Entry(complete_request(raw, "POST"), {})
+            template = self.templates.get(fields["ProfileTemplateUuid"])
+            sim = template.sim if template else {}
+            policy = template.policies.get(kind) if template and isinstance(kind, str) else None
+            status = self.config.create_status
+            if self.templates:
+                status = STATUS_NUMBERS["approved"] if policy is not None and policy["ApprovalsNeeded"] == 0 else STATUS_NUMBERS["pending"]
+            reason: Optional[str] = None
+            if sent_array and sim.get("create_datacollection", self.config.create_datacollection) == "string":
+                reason = "The request body could not be read: datacollection must be a JSON string."
+            elif self.templates and template is None:
+                reason = "Profile template %s was not found." % fields["ProfileTemplateUuid"]
+            elif template is not None:
+                reason = policy_refusal(template, policy, kind, fields)
+            to = status_label(status) if reason is None or policy is not None or not self.templates else None
+            if reason is not None:
+                reply, correlation_id = server_error(reason)
+                return self.log_write("refused", "POST", None, (None, to), reply, user, reason, correlation_id, post=post)
+            new_id = str(uuid.uuid4())
+            raw = dict({"Uuid": new_id, "Status": status, "OriginatorUserUuid": me, "TargetUserUuid": me,
+                        "Priority": policy["DefaultRequestPriority"] if policy else 0, "IsSmartcard": bool(template and template.is_smartcard)},
+                       **fields)
+            request = complete_request(raw, "POST")
+            self.entries[new_id] = Entry(request, {})
+            lost = self.lose_answer(sim)
             self.save()
-            return self.log_write("applied", "POST", new_id, (None, to_status), json_reply(201, "api/v1.0/requests/" + new_id), user)
+            answer = "api/v1.0/requests/" + new_id if sim.get("create_answer", self.config.create_answer) == "uri" else GARBAGE_ANSWER
+            if lost:
+                self.log_fault("reset_after", "POST", new_id, None)  # as a reset_after fault: its line first, then the call's
+            post.update(target_uuid=request["TargetUserUuid"], template_uuid=request["ProfileTemplateUuid"])
+            self.log_write("applied", "POST", new_id, (None, to), json_reply(201, answer), user, post=post)
+            return None if lost else json_reply(201, answer)
+
+    def lose_answer(self, sim: Dict[str, Any]) -> bool:
+        """Whether this applied POST loses its answer: the template's lose_post_answers first, then --lose-post-answers."""
+        if sim.get("lose_post_answers", 0) > 0:
+            sim["lose_post_answers"] -= 1
+        elif self.answers_to_lose > 0:
+            self.answers_to_lose -= 1
+        else:
+            return False
+        self.fault_counts["reset_after"] = self.fault_counts.get("reset_after", 0) + 1
+        return True
 
     def allows(self, number: int, target: str) -> bool:
         """The transition model: nothing leaves a final status; otherwise --transitions (or the default) decides."""
@@ -279,6 +470,111 @@ class Api:
             entry.request["Status"] = parse_status(result)
             if target == "Completed":
                 entry.request["Completed"] = now_stamp()
+                self.issue_profile(entry.request)
             self.save()
             ok = json_reply(200, self.render(entry)) if entry.sim.get("put_response", self.config.put_response) == 200 else Reply(204)
             return self.log_write("applied", "PUT", request_id, (current, result), ok, user, requested=target)
+
+    def issue_profile(self, request: Dict[str, Any]) -> None:
+        """A Completed Enroll request of a seeded software template gets a new Active profile (its NewProfileUuid)."""
+        template = self.templates.get(request["ProfileTemplateUuid"])
+        if request["RequestType"] != 1 or request["NewProfileUuid"] != ZERO_GUID or template is None or template.is_smartcard:
+            return
+        profile_id = str(uuid.uuid4())
+        operations = list(NEW_PROFILE_OPERATIONS)
+        view = {"Uuid": profile_id, "Status": ACTIVE, "Flags": 1, "ParentProfileUuid": ZERO_GUID, "PrimaryProfileUuid": ZERO_GUID,
+                "AssignedUserUuid": request["TargetUserUuid"], "ProfileTemplateUuid": template.view["Uuid"], "ProfileTemplateVersion": 1,
+                "Comment": "", "ProfileOperations": operations}
+        self.profiles[profile_id] = Holder(view, [], operations)
+        request["NewProfileUuid"] = profile_id
+
+    # ---------------------------------------------------------------- read-only routes: templates, profiles, smart cards
+
+    def list_templates(self, query: List[Tuple[str, str]]) -> Reply:
+        """GET /profiletemplates[?targetuser=current]: every seeded template's limited view (no per-user filtering)."""
+        target = {key.lower(): value for key, value in query}.get("targetuser")
+        if target is not None and target.lower() != "current":
+            return message_reply(400, "The request is invalid. targetuser supports only 'current'.")
+        with self.lock:
+            views = [t.view for t in self.templates.values()]
+            return json_reply(200, views) if views else Reply(204)
+
+    def get_policy(self, template_id: str, type_name: str) -> Reply:
+        """GET /profiletemplates/{id}/policies/{type}: the workflow policy; 204 when the template has none for the type."""
+        try:
+            kind = request_type_label(parse_request_type(type_name))
+        except ValueError:
+            return message_reply(400, "The request is invalid. '%s' is not a valid request type." % type_name)
+        with self.lock:
+            template = self.templates.get(template_id)
+            if template is None:
+                return server_error("Profile template %s was not found." % template_id)[0]
+            policy = template.policies.get(kind) if isinstance(kind, str) else None
+            return json_reply(200, policy) if policy is not None else Reply(204)
+
+    def one_of(self, table: Dict[str, Holder], ident: str, part: str) -> Reply:
+        """GET /profiles/{id}[/operations|/certificates], /smartcards/{id}[/...]: 200, or 204 when unknown or empty."""
+        with self.lock:
+            holder = table.get(ident)
+            value = getattr(holder, part) if holder else None
+            return json_reply(200, value) if value else Reply(204)
+
+    def list_profiles(self, query: List[Tuple[str, str]]) -> Reply:
+        """GET /profiles[?status=Active|number]: every seeded or issued profile (whoever it is assigned to)."""
+        wanted = {key.lower(): value for key, value in query}.get("status")
+        try:
+            status = parse_profile_status(wanted) if wanted is not None else None
+        except ValueError:
+            return message_reply(400, "The request is invalid. '%s' is not a profile status the simulator knows (Active or a number)." % wanted)
+        with self.lock:
+            found = [h.view for h in self.profiles.values() if status is None or h.view["Status"] == status]
+            return json_reply(200, found) if found else Reply(204)
+
+    def request_profiles(self, request_id: str) -> Reply:
+        """GET /requests/{id}/profiles: the profiles that are the request's NewProfileUuid or OldProfileUuid."""
+        with self.lock:
+            entry = self.entries.get(request_id)
+            wanted = {entry.request["NewProfileUuid"], entry.request["OldProfileUuid"]} - {ZERO_GUID} if entry else set()
+            found = [h.view for key, h in self.profiles.items() if key in wanted]
+            return json_reply(200, found) if found else Reply(204)
+
+    def list_smartcards(self, query: List[Tuple[str, str]]) -> Reply:
+        """GET /smartcards: a list; ?cardid=X: the one card whose Uuid or SerialNumber (braces aside) is X, as one object."""
+        card_id = {key.lower(): value for key, value in query}.get("cardid")
+        with self.lock:
+            if card_id is None:
+                views = [h.view for h in self.smartcards.values()]
+                return json_reply(200, views) if views else Reply(204)
+            wanted = card_id.strip().strip("{}").lower()
+            for holder in self.smartcards.values():
+                serial = holder.view["SerialNumber"]
+                if wanted and (holder.view["Uuid"] == canonical_guid(card_id) or (isinstance(serial, str) and serial.strip("{}").lower() == wanted)):
+                    return json_reply(200, holder.view)
+            return Reply(204)
+
+    # ---------------------------------------------------------------- outside the API: run_simulator.py --approve / --deny
+
+    def admin(self, action: Any, request_id: Any) -> Tuple[bool, str]:
+        """Approve or deny a Pending request, as an approver would in the CM portal; one audit line ("admin") either way."""
+        target = ADMIN_ACTIONS.get(action) if isinstance(action, str) else None
+        ident = canonical_guid(request_id)
+        with self.lock:
+            entry = self.entries.get(ident) if ident else None
+            current = status_label(entry.request["Status"]) if entry else None
+            if target is None:
+                reason = "Unknown action %r: use approve or deny." % (action,)
+            elif ident is None:
+                reason = "%r is not a GUID." % (request_id,)
+            elif entry is None:
+                reason = "Request %s was not found." % ident
+            elif current != "Pending":
+                reason = "Request %s is %s, not Pending: only a Pending request can be approved or denied." % (ident, current)
+            else:
+                reason = None
+                entry.request["Status"] = STATUS_NUMBERS[str(target).lower()]
+                self.save()
+            self.audit.write({"event": "admin", "action": action, "request_id": ident or request_id, "from": current,
+                              "to": target if reason is None else None, "result": "refused" if reason else "applied", "reason": reason})
+            if reason:
+                return False, reason
+            return True, "Request %s: Pending -> %s." % (ident, target)

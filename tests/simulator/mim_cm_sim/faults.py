@@ -89,6 +89,6 @@ def run_fault(api: Api, kind: str, call: Call, method: str, path: str) -> Option
         time.sleep(api.config.faults.delay)  # no lock held: other calls go on meanwhile
     if kind in APPLYING_FAULTS:
         reply = call.run()  # exactly the normal call: same state change, audit line and persistence
-    if kind == "malformed_json":
+    if kind == "malformed_json" and reply is not None:  # None: the call lost its answer itself (--lose-post-answers)
         reply = Reply(200, reply.body[:len(reply.body) // 2] or b'{"Uuid":"', JSON_TYPE)  # a cut-off JSON text never parses
     return None if kind in ("reset_before", "reset_after") else reply

@@ -8,20 +8,27 @@ Python consumers import it (tests/simulator/tests, tools/bench, tools/testenv):
     sim.url, sim.port, sim.audit_log, sim.access_log
     sim.stop()                                        # SIGTERM, SIGKILL after 10 s; its exit code
 
+    sim.admin("approve", request_id)                  # a Pending request becomes Approved (or "deny": Denied)
+
 Shell scripts and Ansible call the launcher, tests/simulator/run_simulator.py, which runs the same code:
 
     python run_simulator.py --background DIR [--exit-with-playbook] [switches]   # prints the settings as JSON
     python run_simulator.py --stop DIR                                           # stops it by its PID
+    python run_simulator.py --approve DIR REQUEST_ID                             # Pending -> Approved (--deny: Denied)
 
 start() runs `python run_simulator.py --port 0 --port-file DIR/port --audit-log DIR/audit.jsonl --access-log
-DIR/access.jsonl --quiet [switches]` (the switches win) and waits until the port file exists: the server writes it,
-atomically, once it listens.  Standard library only, Python 3.9 or later, like the server.
+DIR/access.jsonl --admin-dir DIR/admin --quiet [switches]` (the switches win) and waits until the port file exists:
+the server writes it, atomically, once it listens.  Standard library only, Python 3.9 or later, like the server.
+
+Approval happens outside the API, as in MIM CM (the CM portal; no REST route): the launcher writes a command file
+NAME.cmd into the simulator's --admin-dir, the server's main loop runs it within 0.1 s and answers in NAME.result.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -32,6 +39,9 @@ SIMULATOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(SIMULATOR_DIR, "run_simulator.py")
 SETTINGS = "simulator.json"  # the settings file that --background writes in DIR and --stop reads
 PROC = "/proc"
+ADMIN_COMMAND = ".cmd"  # --admin-dir: a command the launcher leaves for the server
+ADMIN_RESULT = ".result"  # --admin-dir: the server's answer to it
+ADMIN_TIMEOUT = 10.0
 
 
 class SimulatorError(Exception):
@@ -121,12 +131,17 @@ def ansible_playbook_pid() -> int:
     return found
 
 
+def runs_simulator(pid: int, port_file: str) -> bool:
+    """Whether PID is alive and still runs the simulator of port_file (a PID that went to another process does not)."""
+    return is_running(pid) and (not os.path.isdir(PROC) or port_file in command_line(pid))
+
+
 def stop_pid(pid: int, port_file: str, timeout: float = 10.0) -> bool:
     """Stop the simulator PID, if that PID still runs the simulator of port_file: SIGTERM, SIGKILL after timeout.
 
     Returns whether it was running.  The command line check keeps a PID that went to another process from being killed.
     """
-    if not is_running(pid) or (os.path.isdir(PROC) and port_file not in command_line(pid)):
+    if not runs_simulator(pid, port_file):
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -173,6 +188,7 @@ class Simulator:
         self.port_file = os.path.join(directory, "port")
         self.audit_log = _switch(args, "--audit-log")
         self.access_log = _switch(args, "--access-log")
+        self.admin_dir = _switch(args, "--admin-dir")
         self.host = _switch(args, "--host") or "127.0.0.1"
         self.scheme = "https" if _switch(args, "--tls-cert") else "http"
 
@@ -184,7 +200,11 @@ class Simulator:
     def settings(self) -> Dict[str, Any]:
         """What other processes need to reach and stop it (run_simulator.py --background prints this as JSON)."""
         return {"pid": self.pid, "port": self.port, "url": self.url, "directory": self.directory, "port_file": self.port_file,
-                "audit_log": self.audit_log, "access_log": self.access_log, "output": self.output}
+                "audit_log": self.audit_log, "access_log": self.access_log, "admin_dir": self.admin_dir, "output": self.output}
+
+    def admin(self, action: str, request_id: str, timeout: float = ADMIN_TIMEOUT) -> str:
+        """Approve ("approve") or deny ("deny") a Pending request; returns the server's message, raises SimulatorError."""
+        return send_admin(self.admin_dir, self.pid, self.port_file, action, request_id, timeout)
 
     def stop(self, timeout: float = 10.0) -> Optional[int]:
         """SIGTERM, then SIGKILL after timeout seconds; the exit code when it is this process's child (else None)."""
@@ -226,6 +246,7 @@ def start(directory: str, args: Sequence[str] = (), *, python: Optional[str] = N
         defaults += ["--audit-log", os.path.join(directory, "audit.jsonl")]
     if access_log:
         defaults += ["--access-log", os.path.join(directory, "access.jsonl")]
+    defaults += ["--admin-dir", os.path.join(directory, "admin")]
     if quiet:
         defaults.append("--quiet")
     args = defaults + list(args)
@@ -263,12 +284,46 @@ def recorded(directory: str) -> Optional[Dict[str, Any]]:
         return None
 
 
+def send_admin(admin_dir: Optional[str], pid: int, port_file: str, action: str, request_id: str, timeout: float = ADMIN_TIMEOUT) -> str:
+    """Run an admin action (approve or deny a Pending request) in the running simulator PID; its message, or SimulatorError.
+
+    The command goes into admin_dir (the simulator's --admin-dir) as NAME.cmd, written atomically; the server's main
+    loop runs it and writes NAME.result, {"ok", "message"}.  A refusal (unknown id, not Pending) raises SimulatorError.
+    """
+    if not admin_dir or not os.path.isdir(admin_dir):
+        raise SimulatorError("the simulator was not started with --admin-dir (%s is no directory)" % admin_dir)
+    if not runs_simulator(pid, port_file):
+        raise SimulatorError("the simulator (PID %d) is not running" % pid)
+    name = secrets.token_hex(8)
+    command, result = os.path.join(admin_dir, name + ADMIN_COMMAND), os.path.join(admin_dir, name + ADMIN_RESULT)
+    temp = os.path.join(admin_dir, ".tmp-" + name)
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump({"action": action, "request_id": request_id}, handle)
+    os.replace(temp, command)  # the server never sees half a command
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(result):
+        if not runs_simulator(pid, port_file) or time.monotonic() > deadline:
+            if os.path.exists(command):
+                os.unlink(command)
+            why = "stopped" if not runs_simulator(pid, port_file) else "did not answer within %g s" % timeout
+            raise SimulatorError("the simulator (PID %d) %s" % (pid, why))
+        time.sleep(0.02)
+    with open(result, encoding="utf-8") as handle:
+        answer = json.load(handle)
+    os.unlink(result)
+    if not answer.get("ok"):
+        raise SimulatorError(answer.get("message") or "refused")
+    return str(answer.get("message"))
+
+
 # ---------------------------------------------------------------- run_simulator.py
 
 USAGE = """usage: run_simulator.py [switches]                                   serve in the foreground until SIGTERM/Ctrl-C
        run_simulator.py --background DIR [--exit-with-playbook] [switches]
                                                                     start it on a free port, files in DIR; print its settings
        run_simulator.py --stop DIR                                 stop the one started with --background DIR, by its PID
+       run_simulator.py --approve DIR REQUEST_ID                   in that one, move a Pending request to Approved
+       run_simulator.py --deny DIR REQUEST_ID                      ... or to Denied (there is no REST route for either)
        run_simulator.py --help                                     the switches (README.md next to this script explains them)"""
 
 
@@ -292,7 +347,18 @@ def cli(argv: List[str]) -> int:
         stopped = bool(settings) and stop_pid(settings["pid"], settings["port_file"])
         print("stopped the simulator of %s (PID %s)" % (argv[1], settings["pid"]) if stopped else "no simulator of %s was running" % argv[1])
         return 0
-    if argv[:1] in (["--background"], ["--stop"]):
+    if argv[:1] in (["--approve"], ["--deny"]) and len(argv) == 3:
+        running = recorded(os.path.abspath(argv[1]))
+        if not running:
+            print("run_simulator.py: error: no simulator was started with --background %s" % argv[1], file=sys.stderr)
+            return 1
+        try:
+            print(send_admin(running.get("admin_dir"), running["pid"], running["port_file"], argv[0][2:], argv[2]))
+        except (SimulatorError, OSError, ValueError) as exc:
+            print("run_simulator.py: error: %s" % exc, file=sys.stderr)
+            return 1
+        return 0
+    if argv[:1] in (["--background"], ["--stop"], ["--approve"], ["--deny"]):
         print(USAGE, file=sys.stderr)
         return 2
     from .server import main  # pylint: disable=import-outside-toplevel

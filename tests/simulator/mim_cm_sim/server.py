@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -26,10 +27,10 @@ from .api import Api, Config
 from .auth import (ANONYMOUS, TOKEN_PATH, Authenticator, BasicScheme, BearerScheme, SpnegoScheme, TokenEndpoint, load_spnego,
                    load_users, parse_schemes, tls_server_end_point, write_ntlm_user_file)
 from .faults import TRANSIENT_FAULTS, fault_settings, run_fault
-from .launch import ProcessWatch
+from .launch import ADMIN_COMMAND, ADMIN_RESULT, ProcessWatch
 from .logs import JsonLines, redact
 from .replies import Reply, html_reply, message_reply, not_found, server_error
-from .store import STATUSES, load_entries, load_transitions, parse_status, read_json_file, sequence_requests, write_atomic
+from .store import STATUSES, load_entries, load_seed, load_transitions, parse_status, read_json_file, sequence_requests, write_atomic
 
 MAX_BODY = 1 << 20
 TLS_HANDSHAKE_TIMEOUT = 10.0
@@ -53,7 +54,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         """TLS handshake (in this connection's thread, bounded), then per-connection state for multi-leg auth."""
-        self.tls_error = None  # type: Optional[str]
+        self.tls_error: Optional[str] = None
         if self.server.tls_context is not None:
             self.request.settimeout(TLS_HANDSHAKE_TIMEOUT)
             self.request = self.server.tls_context.wrap_socket(self.request, server_side=True, do_handshake_on_connect=False)
@@ -64,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.tls_error = str(exc) or type(exc).__name__
         super().setup()
         self.connection_number = next(CONNECTION_NUMBERS)  # client ports are reused by the OS; this number is not
-        self.conn_state = {}  # type: Dict[str, Any]
+        self.conn_state: Dict[str, Any] = {}
         self.auth = ANONYMOUS
 
     def handle(self) -> None:
@@ -77,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """Forget the previous call's authentication result and fault before each request on a kept-alive connection."""
         self.auth = ANONYMOUS
-        self.fault = None  # type: Optional[str]
+        self.fault: Optional[str] = None
         super().handle_one_request()
 
     def do_GET(self) -> None:
@@ -139,7 +140,10 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(call, Reply):
             return call
         self.fault = api.pick_fault(call.operation, call.request_id)
-        return run_fault(api, self.fault, call, self.command, self.path) if self.fault else call.run()
+        reply = run_fault(api, self.fault, call, self.command, self.path) if self.fault else call.run()
+        if reply is None and self.fault is None:
+            self.fault = "reset_after"  # an applied POST that loses its answer (--lose-post-answers): the access log says so
+        return reply
 
     def reset_connection(self) -> None:
         """Abort with a TCP RST (SO_LINGER on, timeout 0) and no answer; the access log gets http_status null.
@@ -224,11 +228,11 @@ class SimulatorServer(ThreadingHTTPServer):
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     """Every switch is documented in README.md."""
-    parser = argparse.ArgumentParser(description="Local simulator of the MIM CM REST API (requests controller).")
+    parser = argparse.ArgumentParser(description="Local simulator of the MIM CM REST API.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free port)")
     parser.add_argument("--port-file", help="write the actual port here once listening (atomically)")
-    parser.add_argument("--seed", help="JSON seed file with the initial requests")
+    parser.add_argument("--seed", help="JSON seed file: requests, profile templates, profiles, smart cards")
     parser.add_argument("--seed-sequence", metavar="PATTERN:COUNT[:STATUS]",
                         help="also seed COUNT generated requests, ids PATTERN %% 1..COUNT (e.g. 66666666-0000-4000-8000-%%012d:1000), "
                              "status STATUS (default Approved)")
@@ -239,7 +243,15 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--status-format", choices=("number", "name"), default="number", help="how Status is sent (default number)")
     parser.add_argument("--transitions", help="JSON: target status -> allowed source statuses")
     parser.add_argument("--api-disabled", action="store_true", help="every route answers 404 (Clm.WebApi.Enabled off)")
-    parser.add_argument("--create-status", default="Approved", help="status of requests created by POST (default Approved)")
+    parser.add_argument("--create-status", default="Approved",
+                        help="status of requests created by POST when the seed has no profile templates (default Approved)")
+    parser.add_argument("--create-datacollection", choices=("any", "string"), default="any",
+                        help="string: a POST whose datacollection is a real array gets a 500, as an older server might (default any)")
+    parser.add_argument("--create-answer", choices=("uri", "garbage"), default="uri",
+                        help='a created request\'s 201 body: its URI "api/v1.0/requests/<id>" (default) or garbage (no request id)')
+    parser.add_argument("--lose-post-answers", type=int, default=0, metavar="N",
+                        help="the first N POSTs that create a request get no answer (TCP RST after the request is created)")
+    parser.add_argument("--admin-dir", help="serve run_simulator.py --approve/--deny through command files in this directory")
     parser.add_argument("--users", help='JSON: {"users": {...}, "clients": {...}, "tokens": {...}} (see README)')
     parser.add_argument("--auth", default="none", help="offered schemes in order, comma-separated: negotiate, ntlm, basic, bearer; or none")
     parser.add_argument("--ntlm-domain", default="MIMLAB", help="NetBIOS domain of the NTLM users (default MIMLAB)")
@@ -293,6 +305,39 @@ def parse_create_status(text: str) -> int:
     return number
 
 
+def open_admin_dir(directory: str) -> None:
+    """--admin-dir: create it private to this user and drop the commands and results of an earlier run."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith((ADMIN_COMMAND, ADMIN_RESULT)) or name.startswith(".tmp-"):
+            os.unlink(os.path.join(directory, name))
+
+
+def serve_admin(api: Api, directory: str) -> None:
+    """Run the commands that run_simulator.py --approve/--deny left in --admin-dir (NAME.cmd), answering each in NAME.result.
+
+    A command is {"action": "approve" | "deny", "request_id": "<guid>"}; a result {"ok": bool, "message": str}.  Called
+    by the main loop every 0.1 s: no network route, so nothing of it is reachable through the modelled API.
+    """
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(ADMIN_COMMAND))
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            command = read_json_file(path)
+            os.unlink(path)
+        except (OSError, ValueError) as exc:
+            ok, message = False, "unreadable command: %s" % exc
+        else:
+            if isinstance(command, dict):
+                ok, message = api.admin(command.get("action"), command.get("request_id"))
+            else:
+                ok, message = False, "a command must be a JSON object"
+        write_atomic(os.path.join(directory, name[:-len(ADMIN_COMMAND)] + ADMIN_RESULT), json.dumps({"ok": ok, "message": message}))
+
+
 class Setup(NamedTuple):
     """Everything the switches build before the server starts."""
 
@@ -320,18 +365,23 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
         raise ValueError("--keytab %s: no such file" % args.keytab)
     context = tls_context(args)
     create_status = parse_create_status(args.create_status)
+    if args.lose_post_answers < 0:
+        raise ValueError("--lose-post-answers %d: use 0 or more" % args.lose_post_answers)
     if args.state and os.path.exists(args.state):
-        entries = load_entries(read_json_file(args.state), args.state)
+        seed = load_seed(read_json_file(args.state), args.state)
     else:
-        entries = load_entries(read_json_file(args.seed), args.seed) if args.seed else {}
+        seed = load_seed(read_json_file(args.seed), args.seed) if args.seed else load_seed({"requests": []}, "(no seed)")
         if args.seed_sequence:
             for key, entry in load_entries(sequence_requests(args.seed_sequence), "--seed-sequence").items():
-                if key in entries:
+                if key in seed.entries:
                     raise ValueError("--seed-sequence: request %s is in --seed too" % key)
-                entries[key] = entry
+                seed.entries[key] = entry
     config = Config(put_response=args.put_response, status_format=args.status_format, transitions=load_transitions(args.transitions),
                     create_status=create_status, api_disabled=args.api_disabled, users=directory.users, state_path=args.state,
-                    faults=fault_settings(args))
+                    faults=fault_settings(args), create_datacollection=args.create_datacollection, create_answer=args.create_answer,
+                    lose_post_answers=args.lose_post_answers)
+    if args.admin_dir:
+        open_admin_dir(args.admin_dir)
     spnego, bindings, temp_dir = None, None, None
     if spnego_names:
         spnego = load_spnego()
@@ -345,7 +395,7 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
             raise ValueError("--auth ntlm: no user in --users has a password")
     schemes = [BasicScheme(directory) if name == "basic" else BearerScheme(directory) if name == "bearer"
                else SpnegoScheme(name, directory, bindings, spnego) for name in names]
-    api = Api(config, entries, audit)
+    api = Api(config, seed, audit)
     with api.lock:
         api.save()
     return Setup(api, Authenticator(schemes), TokenEndpoint(directory), context, temp_dir)
@@ -377,6 +427,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     thread.start()
     try:
         while not stop.wait(0.1):
+            if args.admin_dir:
+                try:
+                    serve_admin(setup.api, args.admin_dir)
+                except Exception:  # a simulator bug must not stop the server; the launcher reports no answer
+                    sys.stderr.write("mim_cm_simulator: admin command failed\n%s" % traceback.format_exc())
             if watch is not None and not watch.alive():
                 print("mim_cm_simulator: process %d (--exit-with-pid) has ended: stopping" % watch.pid, file=sys.stderr, flush=True)
                 break

@@ -1,4 +1,5 @@
-"""The stored requests: the status table, Microsoft's request shape and defaults, and the seed and state files."""
+"""The stored state: the status table, Microsoft's shapes and defaults (requests, profile templates and their workflow
+policies, software profiles, smart cards, certificate metadata), and the seed and state files."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import os
 import tempfile
 import uuid
-from typing import Any, Dict, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .faults import FAULT_KINDS, FAULT_METHODS, is_scripted_fault
 
@@ -31,12 +32,63 @@ FIELD_ORDER = ("Uuid", "RequestType", "Status", "Flags", "DataCollection", "Data
 SIMULATOR_CHOICES = {"error": (403, 500), "error_on": FAULT_METHODS, "put_response": (200, 204), "status_format": ("number", "name")}
 MAX_SEQUENCE = 100000
 
+# Profile templates (ProfileTemplateLimitedView, GET /profiletemplates) and their workflow policies (ProfileTemplatePolicy).
+TEMPLATE_FIELDS = ("Name", "Description", "Uuid", "IsSmartcardProfileTemplate", "IsVirtualSmartcardProfileTemplate")
+POLICY_DEFAULTS: Tuple[Tuple[str, Any], ...] = (
+    ("ApprovalsNeeded", 0), ("AuthorizedApprover", DEFAULT_SDDL), ("AuthorizedEnrollmentAgent", DEFAULT_SDDL),
+    ("AuthorizedInitiator", DEFAULT_SDDL), ("CollectComments", False), ("CollectRequestPriority", False), ("DefaultRequestPriority", 0),
+    ("Documents", []), ("Enabled", True), ("EnrollAgentRequired", False), ("OneTimePasswordPolicy", None), ("Personalization", None),
+    ("PolicyDataCollection", []), ("SelfServiceEnabled", True))
+POLICY_BOOLEANS = ("CollectComments", "CollectRequestPriority", "Enabled", "EnrollAgentRequired", "SelfServiceEnabled")
+# Per-template "_simulator" settings: the POST faults for requests that name the template (README "Profile templates").
+TEMPLATE_CHOICES = {"create_datacollection": ("any", "string"), "create_answer": ("uri", "garbage")}
+# Software profiles, smart cards (Microsoft's key order, from the examples) and certificate metadata (X509ClmCertificate).
+PROFILE_FIELDS = ("Uuid", "Status", "Flags", "ParentProfileUuid", "PrimaryProfileUuid", "AssignedUserUuid", "ProfileTemplateUuid",
+                  "ProfileTemplateVersion", "Comment", "ProfileOperations")
+SMARTCARD_FIELDS = ("Uuid", "Status", "Flags", "ParentSmartcardUuid", "PrimarySmartcardUuid", "PermanentSmartcardUuid", "AssignedUserUuid",
+                    "ProfileTemplateUuid", "ProfileTemplateVersion", "Comment", "SerialNumber", "Middleware", "Atr")
+CERTIFICATE_FIELDS = ("IsKeyHistory", "ArchivedOnCa", "CertificateType", "TemplateCommonName", "SerialNumber", "Thumbprint")
+CERTIFICATE_OPTIONAL = ("NotBefore", "NotAfter", "Issuer")  # sent only when the seed gives them (GET /certificates has them)
+# Profile status names: only Active is known (2 in Microsoft's example); other statuses are numbers.
+PROFILE_STATUSES = {"active": 2}
+ACTIVE = 2
+
 
 class Entry(NamedTuple):
     """A stored request: the Microsoft-shaped object plus its private simulator settings."""
 
     request: Dict[str, Any]
     sim: Dict[str, Any]
+
+
+class Template(NamedTuple):
+    """A profile template: its limited view (what GET /profiletemplates sends), its policies by request type name, settings."""
+
+    view: Dict[str, Any]
+    policies: Dict[str, Dict[str, Any]]
+    sim: Dict[str, Any]
+
+    @property
+    def is_smartcard(self) -> bool:
+        """A smart card or virtual smart card template (requests for it read IsSmartcard true)."""
+        return bool(self.view["IsSmartcardProfileTemplate"] or self.view["IsVirtualSmartcardProfileTemplate"])
+
+
+class Holder(NamedTuple):
+    """A software profile or a smart card: the Microsoft-shaped object, its certificates' metadata, its operations."""
+
+    view: Dict[str, Any]
+    certificates: List[Dict[str, Any]]
+    operations: List[str]  # a profile's is its ProfileOperations (the same list); a card's is simulator-only
+
+
+class Seed(NamedTuple):
+    """Everything a seed or state file holds, each kind by canonical Uuid in file order."""
+
+    entries: Dict[str, Entry]
+    templates: Dict[str, Template]
+    profiles: Dict[str, Holder]
+    smartcards: Dict[str, Holder]
 
 
 # ---------------------------------------------------------------- small helpers
@@ -75,13 +127,34 @@ def status_label(number: int) -> Any:
 
 
 def parse_request_type(value: Any) -> int:
-    """Request type as int or name (Microsoft's create body sends names like "Enroll")."""
+    """Request type as int or name (Microsoft's create body sends names like "Enroll").
+
+    TemporaryEnroll (the workflow policy page's name) is TemporaryCards (the create request page's).
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    text = value.strip().lower() if isinstance(value, str) else None
     for number, name in enumerate(REQUEST_TYPES):
-        if isinstance(value, str) and name.lower() == value.strip().lower():
+        if text in (name.lower(), "temporaryenroll" if name == "TemporaryCards" else name.lower()):
             return number
     raise ValueError("Unknown request type %r." % (value,))
+
+
+def request_type_label(number: int) -> Any:
+    """Name of a request type number (the simulator's numbering); numbers outside it stay numbers."""
+    return REQUEST_TYPES[number] if 0 <= number < len(REQUEST_TYPES) else number
+
+
+def parse_profile_status(value: Any) -> int:
+    """A profile status: a number, or Active (2, from Microsoft's example); the other names' numbers are not known."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit():
+        return int(text)
+    if text.lower() in PROFILE_STATUSES:
+        return PROFILE_STATUSES[text.lower()]
+    raise ValueError("unknown profile status %r: use Active or a number" % (value,))
 
 
 def lower_keys(data: Dict[str, Any]) -> Dict[str, Any]:
@@ -182,6 +255,197 @@ def load_entries(data: Any, source: str) -> Dict[str, Entry]:
             raise ValueError("%s: duplicate Uuid %s" % (where, request["Uuid"]))
         entries[key] = Entry(request, sim)
     return entries
+
+
+def canonical_keys(raw: Dict[str, Any], names: Tuple[str, ...]) -> Dict[str, Any]:
+    """Seed keys in any case: the known names spelled as Microsoft does, other keys kept as given."""
+    canonical = {name.lower(): name for name in names}
+    return {canonical.get(str(key).lower(), key): value for key, value in raw.items()}
+
+
+def complete_object(raw: Dict[str, Any], order: Tuple[str, ...], defaults: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """Known fields in Microsoft's order with defaults, unknown keys after them, every ...Uuid field a canonical GUID."""
+    given = canonical_keys(raw, order)
+    result = {name: given.pop(name, defaults.get(name, ZERO_GUID)) for name in order}
+    result.update(given)
+    for name in order:
+        if name.endswith("Uuid"):
+            guid = canonical_guid(result[name])
+            if guid is None:
+                raise ValueError("%s: %s %r is not a GUID" % (where, name, result[name]))
+            result[name] = guid
+    return result
+
+
+def pop_key(raw: Dict[str, Any], name: str, default: Any) -> Any:
+    """Remove a simulator key (any case) from a seed object and return its value."""
+    for key in list(raw):
+        if str(key).lower() == name.lower():
+            return raw.pop(key)
+    return default
+
+
+def check_type(value: Any, kind: Any, where: str, expected: str) -> Any:
+    """value is an instance of kind (bool is not an int here), or the start stops."""
+    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, float)))
+    if not ok:
+        raise ValueError("%s is %r, not %s" % (where, value, expected))
+    return value
+
+
+def complete_policy(raw: Any, where: str) -> Dict[str, Any]:
+    """A workflow policy: Microsoft's documented keys with defaults (an enabled self-service policy with no approvals)."""
+    if not isinstance(raw, dict):
+        raise ValueError("%s: must be an object" % where)
+    order = tuple(name for name, _default in POLICY_DEFAULTS)
+    defaults = {name: (list(value) if isinstance(value, list) else value) for name, value in POLICY_DEFAULTS}
+    given = canonical_keys(raw, order)
+    policy = {name: given.pop(name, defaults[name]) for name in order}
+    policy.update(given)
+    if check_type(policy["ApprovalsNeeded"], int, where + ".ApprovalsNeeded", "an integer") < 0:
+        raise ValueError("%s.ApprovalsNeeded must be 0 or more" % where)
+    if not 0 <= check_type(policy["DefaultRequestPriority"], int, where + ".DefaultRequestPriority", "an integer") <= 255:
+        raise ValueError("%s.DefaultRequestPriority must be from 0 to 255" % where)
+    for name in POLICY_BOOLEANS:
+        check_type(policy[name], bool, "%s.%s" % (where, name), "true or false")
+    check_type(policy["Documents"], list, where + ".Documents", "a list")
+    items = []
+    for index, item in enumerate(check_type(policy["PolicyDataCollection"], list, where + ".PolicyDataCollection", "a list")):
+        place = "%s.PolicyDataCollection[%d]" % (where, index)
+        item = canonical_keys(check_type(item, dict, place, "an object"), ("Name", "Description", "Required"))
+        shaped = {"Name": item.pop("Name", None), "Description": item.pop("Description", ""), "Required": item.pop("Required", False)}
+        if not isinstance(shaped["Name"], str) or not shaped["Name"].strip():
+            raise ValueError("%s: Name must be a non-empty string" % place)
+        check_type(shaped["Description"], str, place + ".Description", "a string")
+        check_type(shaped["Required"], bool, place + ".Required", "true or false")
+        shaped.update(item)
+        items.append(shaped)
+    policy["PolicyDataCollection"] = items
+    return policy
+
+
+def check_template_settings(sim: Any, where: str) -> Dict[str, Any]:
+    """A template's "_simulator" block: the POST faults for requests that name it."""
+    if not isinstance(sim, dict):
+        raise ValueError("%s: _simulator must be an object" % where)
+    for key, value in sim.items():
+        if key == "lose_post_answers":
+            ok, expected = isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count, 0 or more"
+        else:
+            ok, expected = key in TEMPLATE_CHOICES and value in TEMPLATE_CHOICES[key], "one of %s" % (TEMPLATE_CHOICES.get(key, "the known keys"),)
+        if not ok:
+            raise ValueError("%s: _simulator.%s=%r is not %s" % (where, key, value, expected))
+    return dict(sim)
+
+
+def complete_template(raw: Dict[str, Any], where: str) -> Template:
+    """A seed's profile template: the limited view with defaults, its policies by request type name, its settings."""
+    raw = dict(raw)
+    sim = check_template_settings(pop_key(raw, "_simulator", {}), where)
+    policies_raw = pop_key(raw, "policies", {})
+    if not isinstance(policies_raw, dict):
+        raise ValueError("%s: policies must be an object of request type -> policy" % where)
+    defaults = {"Uuid": str(uuid.uuid4()), "Name": "", "Description": "", "IsSmartcardProfileTemplate": False,
+                "IsVirtualSmartcardProfileTemplate": False}
+    view = complete_object(raw, TEMPLATE_FIELDS, defaults, where)
+    check_type(view["Name"], str, where + ".Name", "a string")
+    check_type(view["Description"], str, where + ".Description", "a string")
+    for name in ("IsSmartcardProfileTemplate", "IsVirtualSmartcardProfileTemplate"):
+        check_type(view[name], bool, "%s.%s" % (where, name), "true or false")
+    policies = {}
+    for key, value in policies_raw.items():
+        try:
+            number = parse_request_type(key) if isinstance(key, str) else -1
+        except ValueError:
+            number = -1
+        if number < 1:
+            raise ValueError("%s: policies: %r is not a request type (%s)" % (where, key, ", ".join(REQUEST_TYPES[1:])))
+        name = REQUEST_TYPES[number]
+        if name in policies:
+            raise ValueError("%s: policies: %s given twice" % (where, name))
+        policies[name] = complete_policy(value, "%s.policies.%s" % (where, name))
+    return Template(view, policies, sim)
+
+
+def complete_certificate(raw: Any, where: str) -> Dict[str, Any]:
+    """Certificate metadata (X509ClmCertificate): Microsoft's keys with defaults; NotBefore, NotAfter, Issuer if given."""
+    check_type(raw, dict, where, "an object")
+    defaults = {"IsKeyHistory": False, "ArchivedOnCa": False, "CertificateType": 1, "TemplateCommonName": "",
+                "SerialNumber": uuid.uuid4().hex[:38].upper(), "Thumbprint": (uuid.uuid4().hex + uuid.uuid4().hex[:8]).upper()}
+    given = canonical_keys(raw, CERTIFICATE_FIELDS + CERTIFICATE_OPTIONAL)
+    certificate = {name: given.pop(name, defaults[name]) for name in CERTIFICATE_FIELDS}
+    certificate.update((name, given.pop(name)) for name in CERTIFICATE_OPTIONAL if name in given)
+    certificate.update(given)
+    for name in ("IsKeyHistory", "ArchivedOnCa"):
+        check_type(certificate[name], bool, "%s.%s" % (where, name), "true or false")
+    check_type(certificate["CertificateType"], int, where + ".CertificateType", "an integer")
+    for name in ("TemplateCommonName", "SerialNumber", "Thumbprint"):
+        check_type(certificate[name], str, "%s.%s" % (where, name), "a string")
+    return certificate
+
+
+def complete_holder(raw: Dict[str, Any], where: str, smartcard: bool) -> Holder:
+    """A seed's software profile or smart card, with its simulator-only "certificates" (and a card's "operations")."""
+    raw = dict(raw)
+    certificates = pop_key(raw, "certificates", [])
+    operations = pop_key(raw, "operations", []) if smartcard else None
+    defaults = {"Uuid": str(uuid.uuid4()), "Status": ACTIVE, "Flags": 1, "ProfileTemplateVersion": 1, "Comment": "", "ProfileOperations": [],
+                "SerialNumber": "{%s}" % uuid.uuid4(), "Middleware": "MSBaseCSP", "Atr": ""}
+    view = complete_object(raw, SMARTCARD_FIELDS if smartcard else PROFILE_FIELDS, defaults, where)
+    try:
+        view["Status"] = check_type(view["Status"], int, "Status", "an integer") if smartcard else parse_profile_status(view["Status"])
+    except ValueError as exc:
+        raise ValueError("%s: %s" % (where, exc))
+    for name in ("Flags", "ProfileTemplateVersion"):
+        check_type(view[name], int, "%s.%s" % (where, name), "an integer")
+    if operations is None:
+        operations = view["ProfileOperations"]
+    names = check_type(operations, list, where + (".operations" if smartcard else ".ProfileOperations"), "a list of names")
+    if not all(isinstance(name, str) and name.strip() for name in names):
+        raise ValueError("%s: operations must be non-empty strings" % where)
+    operations = [name.strip().lower() for name in names]  # Microsoft sends them in lower case
+    if not smartcard:
+        view["ProfileOperations"] = operations
+    check_type(certificates, list, where + ".certificates", "a list")
+    return Holder(view, [complete_certificate(item, "%s.certificates[%d]" % (where, index)) for index, item in enumerate(certificates)],
+                  operations)
+
+
+def load_kind(data: Dict[str, Any], key: str, source: str, complete: Any) -> Dict[str, Any]:
+    """One optional list of a seed (profile_templates, profiles, smartcards), by canonical Uuid, duplicates refused."""
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise ValueError("%s: %s must be a list" % (source, key))
+    found: Dict[str, Any] = {}
+    for index, raw in enumerate(items):
+        where = "%s: %s[%d]" % (source, key, index)
+        if not isinstance(raw, dict):
+            raise ValueError("%s: must be an object" % where)
+        item = complete(raw, where)
+        if item.view["Uuid"] in found:
+            raise ValueError("%s: duplicate Uuid %s" % (where, item.view["Uuid"]))
+        found[item.view["Uuid"]] = item
+    return found
+
+
+def load_seed(data: Any, source: str) -> Seed:
+    """Seed and state files: {"requests": [...], "profile_templates": [...]?, "profiles": [...]?, "smartcards": [...]?}."""
+    entries = load_entries(data, source)
+    return Seed(entries, load_kind(data, "profile_templates", source, complete_template),
+                load_kind(data, "profiles", source, lambda raw, where: complete_holder(raw, where, False)),
+                load_kind(data, "smartcards", source, lambda raw, where: complete_holder(raw, where, True)))
+
+
+def dump_seed(seed: Seed) -> Dict[str, Any]:
+    """The state file: the seed format, settings and simulator-only keys kept; the newer kinds only when there are some."""
+    data: Dict[str, Any] = {"requests": [dict(e.request, _simulator=e.sim) if e.sim else e.request for e in seed.entries.values()]}
+    if seed.templates:
+        data["profile_templates"] = [dict(t.view, policies=t.policies, **({"_simulator": t.sim} if t.sim else {})) for t in seed.templates.values()]
+    if seed.profiles:
+        data["profiles"] = [dict(h.view, certificates=h.certificates) for h in seed.profiles.values()]
+    if seed.smartcards:
+        data["smartcards"] = [dict(h.view, certificates=h.certificates, operations=h.operations) for h in seed.smartcards.values()]
+    return data
 
 
 def sequence_requests(spec: str) -> Dict[str, Any]:

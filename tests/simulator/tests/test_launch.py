@@ -130,3 +130,94 @@ def test_a_new_start_in_the_same_directory_starts_afresh(tmp_path):
             requests.get(sim.url + "/CertificateManagement/api/v1.0/requests", timeout=10)
     assert len((tmp_path / "sim" / "access.jsonl").read_text().splitlines()) == 1
     assert (tmp_path / "sim" / "simulator.out").read_text().count("listening on") == 1
+
+
+# ---------------------------------------------------------------- approval outside the API: --approve / --deny
+
+PENDING = "d2a7c4e9-5b16-4f83-a0d2-7c9e1b3f5a68"
+PENDING_TOO = "93e6b0f4-8a2d-4c5e-b7f1-1d4a6c8e0b35"
+
+
+@pytest.fixture
+def background(tmp_path):
+    """A simulator started with --background, with an Approved and two Pending requests; stopped at teardown."""
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"requests": [{"Uuid": APPROVED}, {"Uuid": PENDING, "Status": "Pending"},
+                                             {"Uuid": PENDING_TOO, "Status": 16}]}))
+    directory = tmp_path / "sim"
+    result = run_launcher("--background", str(directory), "--seed", str(seed), "--auth", "basic", "--users", write_users(tmp_path))
+    assert result.returncode == 0, result.stderr
+    yield directory, json.loads(result.stdout)
+    run_launcher("--stop", str(directory))
+
+
+def write_users(tmp_path):
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"users": {"alice": {"password": "alice-pw"}}}))
+    return str(users)
+
+
+def status_of(settings, request_id):
+    url = "%s/CertificateManagement/api/v1.0/requests/%s" % (settings["url"], request_id)
+    return requests.get(url, auth=("alice", "alice-pw"), timeout=10).json()["Status"]
+
+
+def admin_lines(directory):
+    return [line for line in map(json.loads, (directory / "audit.jsonl").read_text().splitlines()) if line["event"] == "admin"]
+
+
+def test_approve_and_deny_a_pending_request(background):
+    directory, settings = background
+    approved = run_launcher("--approve", str(directory), PENDING.upper())
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout.strip() == "Request %s: Pending -> Approved." % PENDING
+    denied = run_launcher("--deny", str(directory), "{%s}" % PENDING_TOO)
+    assert denied.returncode == 0 and "Pending -> Denied" in denied.stdout
+    assert (status_of(settings, PENDING), status_of(settings, PENDING_TOO)) == (3, 4)
+    assert [(line["action"], line["request_id"], line["from"], line["to"], line["result"]) for line in admin_lines(directory)] == [
+        ("approve", PENDING, "Pending", "Approved", "applied"), ("deny", PENDING_TOO, "Pending", "Denied", "applied")]
+    assert os.listdir(settings["admin_dir"]) == [], "each command and its answer are removed"
+
+
+@pytest.mark.parametrize("action, request_id, message", [
+    ("--approve", APPROVED, "is Approved, not Pending"),
+    ("--deny", "0b0b0b0b-0000-4000-8000-000000000000", "was not found"),
+    ("--approve", "not-a-guid", "is not a GUID"),
+])
+def test_approve_refusals_exit_1_and_change_nothing(background, action, request_id, message):
+    directory, settings = background
+    result = run_launcher(action, str(directory), request_id)
+    assert result.returncode == 1
+    assert result.stderr.startswith("run_simulator.py: error: ") and message in result.stderr
+    assert (status_of(settings, APPROVED), status_of(settings, PENDING)) == (3, 16)
+    [line] = admin_lines(directory)
+    assert line["result"] == "refused" and line["to"] is None and message in line["reason"]
+
+
+def test_approve_without_a_running_simulator(background, tmp_path):
+    directory, _settings = background
+    assert run_launcher("--stop", str(directory)).returncode == 0
+    result = run_launcher("--approve", str(directory), PENDING)
+    assert result.returncode == 1 and "is not running" in result.stderr
+    nothing = run_launcher("--deny", str(tmp_path / "elsewhere"), PENDING)
+    assert nothing.returncode == 1 and "no simulator was started with --background" in nothing.stderr
+    usage = run_launcher("--approve", str(directory))
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def test_approval_is_not_on_the_wire(background):
+    directory, settings = background
+    for path in ("/admin", "/CertificateManagement/admin", "/CertificateManagement/api/v1.0/requests/%s/approve" % PENDING):
+        response = requests.post(settings["url"] + path, json={"action": "approve"}, auth=("alice", "alice-pw"), timeout=10)
+        assert response.status_code == 404, path
+    assert status_of(settings, PENDING) == 16 and admin_lines(directory) == []
+
+
+def test_helper_approves_through_its_simulator(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"requests": [{"Uuid": PENDING, "Status": "Pending"}]}))
+    with launch.start(str(tmp_path / "sim"), ["--seed", str(seed)]) as sim:
+        assert sim.admin("approve", PENDING) == "Request %s: Pending -> Approved." % PENDING
+        with pytest.raises(launch.SimulatorError, match="not Pending"):
+            sim.admin("deny", PENDING)
+        assert requests.get(sim.url + "/CertificateManagement/api/v1.0/requests/" + PENDING, timeout=10).json()["Status"] == 3

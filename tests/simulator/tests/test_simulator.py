@@ -162,7 +162,7 @@ def test_id_that_is_not_a_guid_is_400(sim):
 
 
 def test_unknown_path_is_404_html(sim):
-    response = requests.get("%s/profiletemplates" % sim.url, timeout=10)
+    response = requests.get("%s/certificates" % sim.url, timeout=10)  # a documented route that the simulator does not model
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("text/html")
     assert "404 - File or directory not found." in response.text
