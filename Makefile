@@ -24,7 +24,7 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units typecheck sanity lint docs-check kerberos integration molecule importer fault-matrix docs simulator-tests cores clean \
+.PHONY: help setup demo test tree build install units typecheck sanity lint nox docs-check kerberos integration molecule importer fault-matrix docs simulator-tests cores clean \
 	ee-check bundle bundle-test bench bench-smoke
 
 help:
@@ -87,6 +87,9 @@ docs-check: install
 	grep -q 'request_id' $(BUILD)/cm_request_status.txt
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc --list mim.certificate_management | grep -q cm_request_status
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request_info | grep -q status_name
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_request | grep -q data_collection_encoding
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_profile_template_info | grep -q is_smartcard
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc mim.certificate_management.cm_profile_info | grep -q certificates
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VBIN)/ansible-doc -t role mim.certificate_management.finalize_request > $(BUILD)/finalize_request.txt
 	grep -q finalize_request_ids $(BUILD)/finalize_request.txt
 
@@ -144,6 +147,24 @@ $(EE_VENV)/.installed: tools/ee/requirements.txt
 ee-check: build $(EE_VENV)/.installed
 	$(EE_VENV)/bin/python tools/ee/check_ee.py $(TARBALL)
 
+# antsibull-nox's sessions (antsibull-nox.toml, noxfile.py): ruff, yamllint, antsibull-docs lint and the extra checks.
+# nox and antsibull-nox in NOX_VENV; the sessions' venvs in .nox/, made anew when their pins change and otherwise
+# reused without pip (nox -R), so that a run after the first needs no network.
+NOX_VENV ?= $(CURDIR)/.venv-nox
+NOX_SESSIONS ?= lint docs-check extra-checks
+$(NOX_VENV)/.installed: tools/requirements-nox.txt
+	$(PYTHON) -m venv $(NOX_VENV)
+	$(NOX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-nox.txt
+	touch $@
+
+.nox/.installed: $(NOX_VENV)/.installed antsibull-nox.toml noxfile.py constraints.txt docs/requirements.txt
+	rm -rf .nox
+	$(NOX_VENV)/bin/nox --install-only
+	touch $@
+
+nox: .nox/.installed
+	$(NOX_VENV)/bin/nox -R -e $(NOX_SESSIONS)
+
 # The offline bundle (collection tarball + every wheel, ansible-core included), and its install with no network.
 # kerberos: gcc and libkrb5-dev, to build the gssapi and krb5 wheels (pip's wheel cache keeps them).
 bundle: build kerberos
@@ -176,7 +197,7 @@ bench-smoke: install $(VENV)/.bench-installed
 
 # make test runs every step, even after one fails, each step's output also in build/test-logs/<step>.log, and ends
 # with one line per step (passed or FAILED, its time, and what it skipped: the "*** ... ***" lines it printed).
-TEST_STEPS := simulator-tests units typecheck sanity lint ee-check docs-check docs importer integration bundle-test \
+TEST_STEPS := simulator-tests units typecheck sanity lint nox ee-check docs-check docs importer integration bundle-test \
 	molecule bench-smoke cores
 TEST_LOGS := $(BUILD)/test-logs
 
@@ -260,4 +281,4 @@ cores:
 	if [ -n "$$failed" ]; then echo "*** FAILED:$$failed ***"; exit 1; fi
 
 clean:
-	rm -rf $(BUILD) $(VENV) $(VENV)-core-* $(IMPORTER) $(DOCS_VENV) $(EE_VENV)
+	rm -rf $(BUILD) $(VENV) $(VENV)-core-* $(IMPORTER) $(DOCS_VENV) $(EE_VENV) $(NOX_VENV) .nox

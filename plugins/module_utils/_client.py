@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Optional, Protocol
 from urllib.parse import urlsplit
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, MimCmError, RequestNotFound
+from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, MimCmError, RequestNotFound, UnexpectedResponse
 from ansible_collections.mim.certificate_management.plugins.module_utils._request import check_identity, names_request
 from ansible_collections.mim.certificate_management.plugins.module_utils._secrets import Secrets
 from ansible_collections.mim.certificate_management.plugins.module_utils._transport import HttpTransport
@@ -138,3 +138,38 @@ class CMClient:
         action = 'set request %s to %s' % (request_id, status)
         answer = self.http.call('PUT', self.request_url(request_id), action, json={'status': status}, retry=False, expect=object)[1]
         return answer if names_request(answer, request_id) else None
+
+    def create_request(self, body: dict[str, Any]) -> Any:
+        """POST /requests once, never retried here (the caller looks for the request it may have created first);
+        return what the server answered (the new request's URI as a JSON string, as documented)."""
+        return self.http.call('POST', '%s/requests' % self.base_url, 'create a request', json=body, retry=False, expect=object)[1]
+
+    def get_list(self, path: str, action: str, params: Optional[dict[str, str]] = None, one_or_list: bool = False) -> list[Any]:
+        """GET a route that answers a list (path below the API base); an empty list after 204. With one_or_list, a
+        route documented to answer one object (GET /smartcards?cardid=) may answer either."""
+        if not one_or_list:
+            return self.http.call('GET', '%s/%s' % (self.base_url, path), action, params=params, expect=list)[1] or []
+        url = '%s/%s' % (self.base_url, path)
+        answer = self.http.call('GET', url, action, params=params, expect=object)[1]
+        answer = [answer] if isinstance(answer, dict) else answer or []
+        if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+            raise UnexpectedResponse('Failed to %s: %s answered JSON that is neither an object nor a list of objects' % (action, url), url=url)
+        return answer
+
+    def get_object(self, path: str, action: str, kind: Optional[str] = None, object_id: Optional[str] = None) -> Optional[dict[str, Any]]:
+        """GET a route that answers one object; None after 204. With kind and object_id the answer must be that object."""
+        url = '%s/%s' % (self.base_url, path)
+        answer = self.http.call('GET', url, action, expect=dict)[1]
+        if answer is not None and kind and object_id:
+            check_identity(answer, object_id, url, kind)
+        return answer
+
+    def get_names(self, path: str, action: str) -> list[str]:
+        """GET a route that answers a list of names (the operations of a profile or card); empty after 204."""
+        url = '%s/%s' % (self.base_url, path)
+        answer = self.http.call('GET', url, action, expect=object)[1]
+        if answer is None:
+            return []
+        if not isinstance(answer, list) or not all(isinstance(item, str) for item in answer):
+            raise UnexpectedResponse('Failed to %s: %s answered JSON that is not a list of names' % (action, url), url=url)
+        return answer

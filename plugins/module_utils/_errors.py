@@ -58,6 +58,10 @@ class FinalStatusConflict(MimCmError):
     """The request already holds a different final status; final statuses never change."""
 
 
+class RequestConflict(MimCmError):
+    """An open request may already be the one asked for, but cannot be told to be: creating another could duplicate it."""
+
+
 class MissingLibrary(MimCmError):
     """A Python library the chosen options need is not installed where the module runs."""
 

@@ -16,15 +16,22 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
 _GUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 
 
-def canonical_request_id(value: Any) -> str:
-    """Return a request GUID in the form the API takes (lower case, no braces); raise ConfigurationError otherwise."""
+def canonical_request_id(value: Any, option: str = 'request_id') -> str:
+    """Return a GUID (of a request, or of what option names) in the form the API takes (lower case, no braces); raise
+    ConfigurationError otherwise."""
+    text = guid_or_none(value)
+    if text is None:
+        raise ConfigurationError('%s %r is not a GUID; expected 8-4-4-4-12 hexadecimal digits, '
+                                 'for example 2f1b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d (braces are allowed)' % (option, value))
+    return text
+
+
+def guid_or_none(value: Any) -> Optional[str]:
+    """A GUID in canonical form (lower case, no braces), or None when value is not one."""
     text = value.strip().lower() if isinstance(value, str) else ''
     if text.startswith('{') and text.endswith('}'):
         text = text[1:-1]
-    if not _GUID.fullmatch(text):
-        raise ConfigurationError('request_id %r is not a GUID; expected 8-4-4-4-12 hexadecimal digits, '
-                                 'for example 2f1b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d (braces are allowed)' % (value,))
-    return text
+    return text if _GUID.fullmatch(text) else None
 
 
 def canonical_request_ids(values: Optional[Iterable[Any]]) -> list[str]:
@@ -61,16 +68,17 @@ def _uuid_of(answer: Any) -> Optional[str]:
     return sent.strip().lower().strip('{}') if isinstance(sent, str) else None
 
 
-def check_identity(request: dict[str, Any], request_id: str, url: Optional[str] = None) -> dict[str, Any]:
-    """Return request if it is the Request object of request_id; raise UnexpectedResponse otherwise.
+def check_identity(request: Any, request_id: str, url: Optional[str] = None, kind: str = 'request') -> dict[str, Any]:
+    """Return request if it is the object (a Request, or the kind named) of request_id; raise UnexpectedResponse
+    otherwise.
 
-    An answer about another request (a misrouting proxy, a server bug) must never be taken for this one's state.
+    An answer about another object (a misrouting proxy, a server bug) must never be taken for this one's state.
     """
     found = _uuid_of(request)
     if found != request_id:
-        what = 'request %s' % found[:64] if found else 'an object without a Uuid'
-        raise UnexpectedResponse('asked for request %s, the server answered with %s; nothing was done on the strength '
-                                 'of that answer' % (request_id, what), url=url)
+        what = '%s %s' % (kind, found[:64]) if found else 'an object without a Uuid'
+        raise UnexpectedResponse('asked for %s %s, the server answered with %s; nothing was done on the strength '
+                                 'of that answer' % (kind, request_id, what), url=url)
     return request
 
 
@@ -165,3 +173,46 @@ def final_action(choice: str) -> FinalAction:
         if action.choice == choice.lower():
             return action
     raise ConfigurationError("status %r is not one of %s" % (choice, ", ".join(action.choice for action in FINAL_ACTIONS)))
+
+
+RequestTypeEntry = collections.namedtuple('RequestTypeEntry', ['name', 'number', 'sources'])
+
+# The request types POST /requests takes, by name. Their numbers in a Request object's RequestType are documented for
+# two only, by Microsoft's REST examples (an Enroll request shows 1, an Unblock request 5); the others are unknown.
+REQUEST_TYPES = (
+    RequestTypeEntry('Enroll', 1, (REST_API,)),
+    RequestTypeEntry('Renew', None, ()),
+    RequestTypeEntry('Revoke', None, ()),
+    RequestTypeEntry('Retire', None, ()),
+    RequestTypeEntry('Unblock', 5, (REST_API,)),
+    RequestTypeEntry('Recover', None, ()),
+    RequestTypeEntry('OnlineUpdate', None, ()),
+    RequestTypeEntry('Reinstate', None, ()),
+    RequestTypeEntry('Duplicate', None, ()),
+    RequestTypeEntry('RecoverOnBehalf', None, ()),
+    RequestTypeEntry('OfflineUnblock', None, ()),
+    RequestTypeEntry('TemporaryCards', None, ()),
+)
+OPEN_STATUSES = ('Pending', 'Approved', 'Executing')
+
+
+def request_type(name: str) -> RequestTypeEntry:
+    """The entry of a request type name (any case)."""
+    for entry in REQUEST_TYPES:
+        if entry.name.lower() == name.strip().lower():
+            return entry
+    raise ConfigurationError('type %r is not one of %s' % (name, ', '.join(entry.name for entry in REQUEST_TYPES)))
+
+
+def type_matches(value: Any, wanted: RequestTypeEntry) -> Optional[bool]:
+    """Whether a RequestType as a server sent it is the wanted type: True, False, or None when it cannot be told (a
+    number whose type is not documented, compared with a type whose number is not documented)."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        return value.strip().lower() == wanted.name.lower()
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    if wanted.number is not None:
+        return number == wanted.number
+    return False if any(entry.number == number for entry in REQUEST_TYPES) else None

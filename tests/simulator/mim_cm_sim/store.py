@@ -20,8 +20,9 @@ FINAL_STATUSES = frozenset(STATUS_NUMBERS[name] for name in ("denied", "complete
 PUT_RESULTS = {"Completed": "Completed", "Canceled": "Canceled", "Abandoned": "Failed"}
 DEFAULT_TRANSITIONS = {"Completed": ["Approved", "Executing"], "Canceled": ["Pending", "Approved"], "Abandoned": ["Approved", "Executing"]}
 # Request type names from Microsoft's "Create request" page; the numbers are the simulator's own choice.
-REQUEST_TYPES = ("None", "Enroll", "Duplicate", "OfflineUnblock", "OnlineUpdate", "Renew", "Recover", "RecoverOnBehalf",
-                 "Reinstate", "Retire", "Revoke", "TemporaryCards", "Unblock")
+# RequestType numbers: Enroll 1 and Unblock 5 are what Microsoft's REST examples show; the others are the simulator's.
+REQUEST_TYPES = ("None", "Enroll", "Duplicate", "OfflineUnblock", "OnlineUpdate", "Unblock", "Recover", "RecoverOnBehalf",
+                 "Reinstate", "Retire", "Revoke", "TemporaryCards", "Renew")
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 ZERO_DATE = "0001-01-01T00:00:00"
 DEFAULT_SDDL = "O:SYG:SYD:(A;;CCLCSWRPWPDTLOCRSDRCWDWO;;;SY)(A;;CCLCSWLORC;;;AU)\u0000"

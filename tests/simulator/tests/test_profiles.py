@@ -260,7 +260,7 @@ def test_create_unblock_names_the_card_and_reads_smartcard(sim):
     new_id = created_id(post(sim, {"type": "Unblock", "profiletemplateuuid": CARD_TEMPLATE, "datacollection": "[]", "comment": "",
                                    "smartcard": "{%s}" % CARD.upper()}))
     request = get(sim, "/requests/" + new_id).json()
-    assert (request["RequestType"], request["Status"], request["OldSmartcardUuid"], request["IsSmartcard"]) == (12, 3, CARD, True)
+    assert (request["RequestType"], request["Status"], request["OldSmartcardUuid"], request["IsSmartcard"]) == (5, 3, CARD, True)
 
 
 def test_create_renew_names_the_profile(sim):
