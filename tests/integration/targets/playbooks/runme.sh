@@ -161,8 +161,25 @@ run_logged cancel_stale_rerun mim.certificate_management.cancel_stale -e cancel_
 grep -q "Canceling 0 request(s)" "$work/cancel_stale_rerun.log" || fail "the re-run found requests to cancel"
 verify cancel_stale_rerun
 
+echo "== request: check mode, then a request for a user with a survey textarea of Name=Value lines, then the re-run"
+posts() { "$python" -c 'import json, sys; print(sum(1 for line in open(sys.argv[1]) if json.loads(line).get("method") == "POST"))' "$(setting audit_log)"; }
+request_vars=(-e 'cm_profile_template="Web Server"' -e cm_target_user=7a7a7a7a-0000-4000-8000-000000000001
+              -e '{"cm_data_collection": "Host Name = web01.contoso.com\nNote=first run\n"}')
+run_logged request_check mim.certificate_management.request --check "${request_vars[@]}"
+[ "$rc" -eq 0 ] || fail "request --check exited with $rc"
+grep -q "would create a request (Enroll) for profile template 44444444-5555-4000-8000-000000000001" "$work/request_check.log" || fail "request --check did not say what it would create"
+[ "$(posts)" -eq 0 ] || fail "request --check sent a POST"
+run_logged request mim.certificate_management.request "${request_vars[@]}"
+[ "$rc" -eq 0 ] || fail "request exited with $rc"
+grep -Eq '[0-9a-f-]{36}: Approved \(created\)' "$work/request.log" || fail "request did not report the request it created"
+run_logged request_rerun mim.certificate_management.request "${request_vars[@]}"
+[ "$rc" -eq 0 ] || fail "the request re-run exited with $rc"
+grep -q "(an open request of the same kind; no change)" "$work/request_rerun.log" || fail "the request re-run did not find the open request"
+[ "$(posts)" -eq 1 ] || fail "request and its re-run sent $(posts) POSTs, not 1"
+verify request
+
 echo "== PLAY RECAP of each run"
 for log in finalize_list finalize_survey finalize_rerun finalize_check finalize_empty provision_check provision role_cases \
-           cancel_stale_check cancel_stale cancel_stale_rerun; do
+           cancel_stale_check cancel_stale cancel_stale_rerun request_check request request_rerun; do
     recap "$work/$log.log" | sed "s/^/$log: /"
 done
