@@ -202,3 +202,15 @@ attributes:
     membership:
       - mim.certificate_management.cm
 '''
+
+    # The attributes of a module that only reads.
+    INFO_MODULE = r'''
+options: {}
+attributes:
+  check_mode:
+    description: Reads in check mode as in a normal run.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is no diff.
+    support: none
+'''

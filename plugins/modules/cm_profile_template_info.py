@@ -22,13 +22,7 @@ author:
 extends_documentation_fragment:
   - mim.certificate_management.connection
   - mim.certificate_management.connection.action_group
-attributes:
-  check_mode:
-    description: Reads in check mode as in a normal run.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff.
-    support: none
+  - mim.certificate_management.connection.info_module
 options:
   name:
     description:
