@@ -144,6 +144,19 @@ class CMClient:
         return what the server answered (the new request's URI as a JSON string, as documented)."""
         return self.http.call('POST', '%s/requests' % self.base_url, 'create a request', json=body, retry=False, expect=object)[1]
 
+    def generation_options(self, request_id: str) -> list[dict[str, Any]]:
+        """GET the certificate request generation options of a request: one entry per CSR to submit, in order; an empty
+        list after 204."""
+        return self.get_list('requests/%s/certificaterequestgenerationoptions' % request_id,
+                             'read the certificate request generation options of request %s' % request_id)
+
+    def submit_certificate_data(self, request_id: str, body: dict[str, Any]) -> Optional[list[dict[str, Any]]]:
+        """POST the CSRs of a request once, never retried here (the certificates it issues cannot be read again, so the
+        caller reads the request before anything is sent again); return the Certificate objects answered, or None when
+        the answer has no content."""
+        return self.http.call('POST', '%s/requests/%s/certificatedata' % (self.base_url, request_id),
+                              'submit the certificate requests of request %s' % request_id, json=body, retry=False, expect=list)[1]
+
     def get_list(self, path: str, action: str, params: Optional[dict[str, str]] = None, one_or_list: bool = False) -> list[Any]:
         """GET a route that answers a list (path below the API base); an empty list after 204. With one_or_list, a
         route documented to answer one object (GET /smartcards?cardid=) may answer either."""

@@ -19,7 +19,9 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._errors
 from ansible_collections.mim.certificate_management.plugins.module_utils._secrets import Secrets
 
 ENV_PREFIX = 'MIM_CM_'
-SECRET_OPTIONS = ('password', 'token', 'client_secret')
+# The options whose values are secrets: the connection's, and the options of a module's own that are (pfx_password of
+# cm_request_certificates); module_secrets registers every form of each with Ansible's masking.
+SECRET_OPTIONS = ('password', 'token', 'client_secret', 'pfx_password')
 _BOOLEAN_CREDENTIALS = ('token_validate_certs',)
 
 
