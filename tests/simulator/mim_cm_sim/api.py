@@ -1,12 +1,15 @@
 """The MIM CM REST API's controllers that the simulator models: requests (search, get, create, final status), profile
-templates and their workflow policies, software profiles and smart cards (read only), and the approval of a Pending
-request outside the API (run_simulator.py --approve/--deny).
+templates and their workflow policies, the enrollment of certificates for a request (generation options, certificate
+data), software profiles and smart cards (read only), and the approval of a Pending request outside the API
+(run_simulator.py --approve/--deny).
 
-No socket code: a routed call goes in, a Reply comes out (server.py sends it).  One lock guards all state.
+No socket code: a routed call goes in, a Reply comes out (server.py sends it).  One lock guards all state.  The
+certificate authority (ca.py, which needs cryptography) comes in as an object, so this module imports no cryptography.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import threading
@@ -19,9 +22,9 @@ from .auth import AuthResult
 from .faults import FAULT_KINDS, FaultSettings
 from .logs import JsonLines
 from .replies import Reply, json_reply, message_reply, method_not_allowed, not_found, server_error
-from .store import (ACTIVE, FINAL_STATUSES, PUT_RESULTS, STATUS_NUMBERS, ZERO_GUID, Entry, Holder, Seed, Template, canonical_guid,
-                    complete_request, dump_seed, load_json_object, lower_keys, now_stamp, parse_profile_status, parse_request_type,
-                    parse_status, request_type_label, status_label, write_atomic)
+from .store import (ACTIVE, FINAL_STATUSES, OPTION_SIMULATOR_KEYS, PUT_RESULTS, STATUS_NUMBERS, ZERO_GUID, Entry, Holder, Seed, Template,
+                    canonical_guid, complete_request, dump_seed, load_json_object, lower_keys, now_stamp, parse_profile_status,
+                    parse_request_type, parse_status, request_type_label, status_label, write_atomic)
 
 BASE_PATH = "/certificatemanagement/api/v1.0"
 REQUESTS_PATH = BASE_PATH + "/requests"
@@ -33,6 +36,8 @@ ROUTES = (
     (("requests",), {"GET": "search", "POST": "post"}),
     (("requests", ID), {"GET": "get", "PUT": "put"}),
     (("requests", ID, "profiles"), {"GET": "request_profiles"}),
+    (("requests", ID, "certificaterequestgenerationoptions"), {"GET": "generation_options"}),
+    (("requests", ID, "certificatedata"), {"POST": "certificatedata"}),
     (("profiletemplates",), {"GET": "templates"}),
     (("profiletemplates", ID, "policies", NAME), {"GET": "policy"}),
     (("profiletemplates", ID, "policy", "workflow", NAME), {"GET": "policy"}),  # the page's table; its examples use /policies
@@ -49,6 +54,9 @@ ROUTES = (
 NEW_PROFILE_OPERATIONS = ("renew", "revoke", "retire")
 ADMIN_ACTIONS = {"approve": "Approved", "deny": "Denied"}
 GARBAGE_ANSWER = "created"  # --create-answer garbage: a 201 whose body names no request
+# The statuses in which certificates can be requested (README "Enrolling certificates"); a submission leaves Executing.
+ENROLLING = (STATUS_NUMBERS["approved"], STATUS_NUMBERS["executing"])
+EXECUTING = STATUS_NUMBERS["executing"]
 
 
 class Call(NamedTuple):
@@ -57,7 +65,7 @@ class Call(NamedTuple):
     run() returns None when the connection must be reset without an answer (a lost POST answer).
     """
 
-    operation: str  # "get" (one request), "search", "put", "post", or the name of another route (ROUTES)
+    operation: str  # "get" (one request), "search", "put", "post", "certificatedata", or the name of another route (ROUTES)
     request_id: Optional[str]  # for "get" and "put" only: the request whose scripted faults apply
     run: Callable[[], Optional[Reply]]
 
@@ -76,6 +84,8 @@ class Config(NamedTuple):
     create_datacollection: str = "any"  # "string": a POST whose datacollection is a real array gets a 500
     create_answer: str = "uri"  # "garbage": a 201 whose body names no request
     lose_post_answers: int = 0  # the first N applied POSTs get no answer (TCP RST)
+    pkcs7_style: str = "cmc"  # the Pkcs7 of certificatedata answers: "cmc" (a CMC full response) or "certs-only"
+    lose_certificatedata_answers: int = 0  # the first N applied certificatedata POSTs get no answer (TCP RST)
 
 
 def parse_put_body(body: bytes) -> str:
@@ -189,8 +199,38 @@ def describe_post(body: bytes, originator: str) -> Dict[str, Any]:
     except ValueError:
         kind = None
     target = canonical_guid(data.get("target")) if data.get("target") is not None else originator
-    return {"request_type": kind, "template_uuid": canonical_guid(data.get("profiletemplateuuid")), "target_uuid": target,
+    return {"route": "requests", "request_type": kind, "template_uuid": canonical_guid(data.get("profiletemplateuuid")), "target_uuid": target,
             "originator_uuid": originator}
+
+
+def parse_certificatedata_body(body: bytes) -> Tuple[str, List[str], str]:
+    """{"pfxpassword", "certificaterequests": [CSR, ...], "comments"}, names in any case, each optional; ValueError carries the
+    client message.  A missing or null member is "" (or no CSRs)."""
+    data = lower_keys(load_json_object(body))
+    password, requests, comments = data.get("pfxpassword"), data.get("certificaterequests"), data.get("comments")
+    if password is not None and not isinstance(password, str):
+        raise ValueError("pfxpassword must be a string.")
+    if requests is not None and not (isinstance(requests, list) and all(isinstance(item, str) for item in requests)):
+        raise ValueError("certificaterequests must be a list of base64-encoded PKCS #10 requests (strings).")
+    if comments is not None and not isinstance(comments, str):
+        raise ValueError("comments must be a string.")
+    return password or "", requests or [], comments or ""
+
+
+def describe_submission(body: bytes) -> Dict[str, Any]:
+    """What a certificatedata POST's audit line says, read as far as the body allows (never raises); never the password."""
+    try:
+        data = lower_keys(load_json_object(body))
+    except ValueError:
+        data = {}
+    requests, comments = data.get("certificaterequests"), data.get("comments")
+    return {"route": "certificatedata", "csr_count": len(requests) if isinstance(requests, list) else None,
+            "comments": comments if isinstance(comments, str) else None, "serials": None, "thumbprints": None, "reissued": None}
+
+
+def public_option(option: Dict[str, Any]) -> Dict[str, Any]:
+    """A generation option as clients get it: without the simulator's own keys."""
+    return {key: value for key, value in option.items() if key not in OPTION_SIMULATOR_KEYS}
 
 
 def policy_refusal(template: Template, policy: Optional[Dict[str, Any]], kind: Any, fields: Dict[str, Any]) -> Optional[str]:
@@ -207,11 +247,28 @@ def policy_refusal(template: Template, policy: Optional[Dict[str, Any]], kind: A
     return None
 
 
+def windows_base64(data: Optional[bytes]) -> Optional[str]:
+    """Base64 in lines of 64 characters, each ended by CR LF, as the Pkcs7 of Microsoft's certificatedata example."""
+    if data is None:
+        return None
+    text = base64.b64encode(data).decode("ascii")
+    return "".join(text[start:start + 64] + "\r\n" for start in range(0, len(text), 64))
+
+
+def certificate_answer(issued: Any) -> Dict[str, Any]:
+    """One Certificate object of a certificatedata answer (ca.Issued in), with the documented keys in the documented order."""
+    return {"CertificateId": str(uuid.uuid4()), "Error": None, "Flags": 0, "IsExternal": False, "isKeyHistory": False,
+            "isPfx": issued.pfx is not None, "isPkcs7": issued.pkcs7 is not None, "isServerGenerated": issued.option["server_generated"],
+            "Pfx": windows_base64(issued.pfx), "Pkcs7": windows_base64(issued.pkcs7), "TemplateCommonName": issued.option["template_common_name"],
+            "UseLocalMachineStore": False}
+
+
 class Api:
     """The modelled controllers: request in, Reply out, no socket code.  One lock guards all state."""
 
-    def __init__(self, config: Config, seed: Seed, audit: JsonLines) -> None:
+    def __init__(self, config: Config, seed: Seed, audit: JsonLines, authority: Any = None) -> None:
         self.config = config
+        self.authority = authority  # ca.Authority when a template has generation options (or --ca-dir was given), else None
         self.entries = seed.entries
         self.templates = seed.templates
         self.profiles = seed.profiles
@@ -221,6 +278,7 @@ class Api:
         self.random = random.Random(config.faults.seed)  # used under the lock only, so a seed gives one sequence
         self.fault_counts: Dict[str, int] = {}
         self.answers_to_lose = config.lose_post_answers
+        self.submissions_to_lose = config.lose_certificatedata_answers
 
     def resolve(self, method: str, path: str, query: str, body: bytes, auth: AuthResult) -> Union[Reply, Call]:
         """The modelled routes (ROUTES), matched case-insensitively; rights are checked (in the Call) once the route is known."""
@@ -245,10 +303,14 @@ class Api:
                         or self.create(body, user))
         if operation == "put":
             return Call("put", ident, lambda: self.forbidden(auth, "write", "PUT", ident) or self.put(str(ident), body, user))
+        if operation == "certificatedata":
+            return Call("certificatedata", None, lambda: self.forbidden(auth, "write", "POST", ident, describe_submission(body))
+                        or self.submit(str(ident), body, user))
         handlers: Dict[str, Callable[[], Reply]] = {
             "search": lambda: self.search(params, user),
             "get": lambda: self.get_one(str(ident)),
             "request_profiles": lambda: self.request_profiles(str(ident)),
+            "generation_options": lambda: self.generation_options(str(ident)),
             "templates": lambda: self.list_templates(params),
             "policy": lambda: self.get_policy(str(ident), segments[-1]),
             "profiles": lambda: self.list_profiles(params),
@@ -267,7 +329,7 @@ class Api:
     def pick_fault(self, operation: str, request_id: Optional[str]) -> Optional[str]:
         """The one place that decides "fault or not" for a routed call: the request's scripted queue, then --fault-rate.
 
-        operation is "get" or "put" for calls on one request ("search" and "post" only ever get random faults).
+        operation is "get" or "put" for calls on one request (the other operations only ever get random faults).
         The queue is consumed in order: only its head can match, and a call of another method leaves it waiting.
         """
         settings = self.config.faults
@@ -470,13 +532,15 @@ class Api:
             entry.request["Status"] = parse_status(result)
             if target == "Completed":
                 entry.request["Completed"] = now_stamp()
-                self.issue_profile(entry.request)
+                self.issue_profile(entry)
             self.save()
             ok = json_reply(200, self.render(entry)) if entry.sim.get("put_response", self.config.put_response) == 200 else Reply(204)
             return self.log_write("applied", "PUT", request_id, (current, result), ok, user, requested=target)
 
-    def issue_profile(self, request: Dict[str, Any]) -> None:
-        """A Completed Enroll request of a seeded software template gets a new Active profile (its NewProfileUuid)."""
+    def issue_profile(self, entry: Entry) -> None:
+        """A Completed Enroll request of a seeded software template gets a new Active profile (its NewProfileUuid), holding
+        the metadata of the certificates its last certificatedata POST issued."""
+        request = entry.request
         template = self.templates.get(request["ProfileTemplateUuid"])
         if request["RequestType"] != 1 or request["NewProfileUuid"] != ZERO_GUID or template is None or template.is_smartcard:
             return
@@ -485,8 +549,104 @@ class Api:
         view = {"Uuid": profile_id, "Status": ACTIVE, "Flags": 1, "ParentProfileUuid": ZERO_GUID, "PrimaryProfileUuid": ZERO_GUID,
                 "AssignedUserUuid": request["TargetUserUuid"], "ProfileTemplateUuid": template.view["Uuid"], "ProfileTemplateVersion": 1,
                 "Comment": "", "ProfileOperations": operations}
-        self.profiles[profile_id] = Holder(view, [], operations)
+        self.profiles[profile_id] = Holder(view, [dict(certificate) for certificate in entry.sim.get("issued", [])], operations)
         request["NewProfileUuid"] = profile_id
+
+    # ---------------------------------------------------------------- enrollment: generation options, certificate data
+
+    def enrollment_refusal(self, entry: Optional[Entry], request_id: str) -> Optional[str]:
+        """Why certificates cannot be requested for this request now: unknown, or not Approved or Executing."""
+        if entry is None:
+            return "Request %s was not found." % request_id
+        if entry.request["Status"] not in ENROLLING:
+            return ("Request %s is in status %s; certificates can be requested for Approved or Executing requests only."
+                    % (request_id, status_label(entry.request["Status"])))
+        return None
+
+    def template_options(self, entry: Entry) -> Tuple[Optional[Template], List[Dict[str, Any]]]:
+        """The request's template (None when it is not seeded) and its generation options."""
+        template = self.templates.get(entry.request["ProfileTemplateUuid"])
+        return template, (template.options if template else [])
+
+    def generation_options(self, request_id: str) -> Reply:
+        """GET /requests/{id}/certificaterequestgenerationoptions: the client-generated entries (one CSR each, by position);
+        204 when there are none or the request is unknown; 500 for a request that is not Approved or Executing."""
+        with self.lock:
+            entry = self.entries.get(request_id)
+            if entry is None:
+                return Reply(204)
+            reason = self.enrollment_refusal(entry, request_id)
+            if reason:
+                return server_error(reason)[0]
+            client = [public_option(option) for option in self.template_options(entry)[1] if not option["server_generated"]]
+            return json_reply(200, client) if client else Reply(204)
+
+    def submit(self, request_id: str, body: bytes, user: Optional[str]) -> Optional[Reply]:
+        """POST /requests/{id}/certificatedata: check the CSRs against the client-generated options (by position), issue a
+        certificate for each option (server-generated keys as PKCS #12 under pfxpassword), remember them on the request for
+        the profile of a Completed PUT, move the request to Executing; 200 with the Certificate objects (None: the answer is
+        lost).  A request that has certificates already gets new ones, as a real server may issue them again."""
+        post = describe_submission(body)
+        try:
+            password, texts, _comments = parse_certificatedata_body(body)
+        except ValueError as exc:
+            with self.lock:
+                entry = self.entries.get(request_id)
+                current = status_label(entry.request["Status"]) if entry else None
+            return self.log_write("refused", "POST", request_id, (current, None), message_reply(400, str(exc)), user, str(exc), post=post)
+        with self.lock:
+            entry = self.entries.get(request_id)
+            current = status_label(entry.request["Status"]) if entry else None
+            to = status_label(EXECUTING) if entry else None
+            reason = self.enrollment_refusal(entry, request_id)
+            requests: List[Any] = []
+            template, options = self.template_options(entry) if entry else (None, [])
+            if reason is None and entry is not None and (not options or self.authority is None):
+                reason = "Profile template %s of request %s issues no certificates." % (entry.request["ProfileTemplateUuid"], request_id)
+            if reason is None:
+                reason = self.submission_refusal(options, texts, password, requests)
+            if reason is not None:
+                reply, correlation_id = server_error(reason)
+                return self.log_write("refused", "POST", request_id, (current, to), reply, user, reason, correlation_id, post=post)
+            assert entry is not None and template is not None
+            style = template.sim.get("pkcs7_style", self.config.pkcs7_style)
+            issued = self.authority.enroll(options, requests, password, entry.request["TargetUserUuid"], style)
+            post.update(serials=[item.metadata["SerialNumber"] for item in issued], thumbprints=[item.metadata["Thumbprint"] for item in issued],
+                        reissued=bool(entry.sim.get("issued")))
+            entry.sim["issued"] = [item.metadata for item in issued]
+            entry.request["Status"] = EXECUTING
+            lost = self.lose_submission_answer(template.sim)
+            self.save()
+            answer = json_reply(200, [certificate_answer(item) for item in issued])
+            if lost:
+                self.log_fault("reset_after", "POST", request_id, None)  # as a reset_after fault: its line first, then the call's
+            self.log_write("applied", "POST", request_id, (current, to), answer, user, post=post)
+            return None if lost else answer
+
+    def submission_refusal(self, options: List[Dict[str, Any]], texts: List[str], password: str, requests: List[Any]) -> Optional[str]:
+        """Why a submission is refused (the number of CSRs, each CSR, the PFX password), or None with requests filled in."""
+        client = [option for option in options if not option["server_generated"]]
+        if len(texts) != len(client):
+            return "The request needs %d certificate request(s), one per client-generated option; %d were sent." % (len(client), len(texts))
+        for number, option in enumerate(client, 1):  # as many as texts (no zip: strict= needs Python 3.10)
+            try:
+                requests.append(self.authority.read_request(texts[number - 1], number, option))
+            except ValueError as exc:
+                return str(exc)
+        if len(client) < len(options) and not password:
+            return "A pfxpassword is required: the profile template issues server-generated keys as PFX."
+        return None
+
+    def lose_submission_answer(self, sim: Dict[str, Any]) -> bool:
+        """Whether this applied submission loses its answer: the template's lose_certificatedata_answers first, then the switch."""
+        if sim.get("lose_certificatedata_answers", 0) > 0:
+            sim["lose_certificatedata_answers"] -= 1
+        elif self.submissions_to_lose > 0:
+            self.submissions_to_lose -= 1
+        else:
+            return False
+        self.fault_counts["reset_after"] = self.fault_counts.get("reset_after", 0) + 1
+        return True
 
     # ---------------------------------------------------------------- read-only routes: templates, profiles, smart cards
 

@@ -6,6 +6,7 @@ Python consumers import it (tests/simulator/tests, tools/bench, tools/testenv):
     from mim_cm_sim import launch
     sim = launch.start(directory, ["--seed", seed])   # a child process on a free port of 127.0.0.1, listening
     sim.url, sim.port, sim.audit_log, sim.access_log
+    sim.ca_root, sim.ca_chain                         # the enrollment CA's PEM files (None when it has no CA)
     sim.stop()                                        # SIGTERM, SIGKILL after 10 s; its exit code
 
     sim.admin("approve", request_id)                  # a Pending request becomes Approved (or "deny": Denied)
@@ -17,8 +18,9 @@ Shell scripts and Ansible call the launcher, tests/simulator/run_simulator.py, w
     python run_simulator.py --approve DIR REQUEST_ID                             # Pending -> Approved (--deny: Denied)
 
 start() runs `python run_simulator.py --port 0 --port-file DIR/port --audit-log DIR/audit.jsonl --access-log
-DIR/access.jsonl --admin-dir DIR/admin --quiet [switches]` (the switches win) and waits until the port file exists:
-the server writes it, atomically, once it listens.  Standard library only, Python 3.9 or later, like the server.
+DIR/access.jsonl --admin-dir DIR/admin --ca-export DIR --quiet [switches]` (the switches win) and waits until the port
+file exists: the server writes it, atomically, once it listens (and after it wrote DIR/ca-root.pem and DIR/ca-chain.pem,
+when it has an enrollment CA).  Standard library only, Python 3.9 or later, like the server.
 
 Approval happens outside the API, as in MIM CM (the CM portal; no REST route): the launcher writes a command file
 NAME.cmd into the simulator's --admin-dir, the server's main loop runs it within 0.1 s and answers in NAME.result.
@@ -38,6 +40,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 SIMULATOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(SIMULATOR_DIR, "run_simulator.py")
 SETTINGS = "simulator.json"  # the settings file that --background writes in DIR and --stop reads
+CA_EXPORTS = ("ca-root.pem", "ca-chain.pem")  # what --ca-export writes: the enrollment CA's root, and issuing CA + root
 PROC = "/proc"
 ADMIN_COMMAND = ".cmd"  # --admin-dir: a command the launcher leaves for the server
 ADMIN_RESULT = ".result"  # --admin-dir: the server's answer to it
@@ -189,6 +192,7 @@ class Simulator:
         self.audit_log = _switch(args, "--audit-log")
         self.access_log = _switch(args, "--access-log")
         self.admin_dir = _switch(args, "--admin-dir")
+        self.ca_export = _switch(args, "--ca-export")
         self.host = _switch(args, "--host") or "127.0.0.1"
         self.scheme = "https" if _switch(args, "--tls-cert") else "http"
 
@@ -197,10 +201,26 @@ class Simulator:
         """Where it answers, e.g. http://127.0.0.1:40123 (the API is below /CertificateManagement/api/v1.0)."""
         return "%s://%s:%d" % (self.scheme, "[%s]" % self.host if ":" in self.host else self.host, self.port)
 
+    def ca_file(self, name: str) -> Optional[str]:
+        """The path of an exported CA file, or None when the simulator wrote none (no enrollment CA, or no --ca-export)."""
+        path = os.path.join(self.ca_export, name) if self.ca_export else None
+        return path if path and os.path.exists(path) else None
+
+    @property
+    def ca_root(self) -> Optional[str]:
+        """The enrollment CA's root certificate (PEM), to verify issued certificates against; None without a CA."""
+        return self.ca_file(CA_EXPORTS[0])
+
+    @property
+    def ca_chain(self) -> Optional[str]:
+        """The issuing CA's certificate then the root's (PEM); None without a CA."""
+        return self.ca_file(CA_EXPORTS[1])
+
     def settings(self) -> Dict[str, Any]:
         """What other processes need to reach and stop it (run_simulator.py --background prints this as JSON)."""
         return {"pid": self.pid, "port": self.port, "url": self.url, "directory": self.directory, "port_file": self.port_file,
-                "audit_log": self.audit_log, "access_log": self.access_log, "admin_dir": self.admin_dir, "output": self.output}
+                "audit_log": self.audit_log, "access_log": self.access_log, "admin_dir": self.admin_dir, "output": self.output,
+                "ca_root": self.ca_root, "ca_chain": self.ca_chain}
 
     def admin(self, action: str, request_id: str, timeout: float = ADMIN_TIMEOUT) -> str:
         """Approve ("approve") or deny ("deny") a Pending request; returns the server's message, raises SimulatorError."""
@@ -246,16 +266,17 @@ def start(directory: str, args: Sequence[str] = (), *, python: Optional[str] = N
         defaults += ["--audit-log", os.path.join(directory, "audit.jsonl")]
     if access_log:
         defaults += ["--access-log", os.path.join(directory, "access.jsonl")]
-    defaults += ["--admin-dir", os.path.join(directory, "admin")]
+    defaults += ["--admin-dir", os.path.join(directory, "admin"), "--ca-export", directory]
     if quiet:
         defaults.append("--quiet")
     args = defaults + list(args)
     stdout = stdout or os.path.join(directory, "simulator.out")
     # The files of an earlier start in the same directory go: a stale port must not pass for this one's, and the logs
     # (which the server appends to) must hold this run only.
-    for name in ("port", "audit.jsonl", "access.jsonl", "simulator.out", SETTINGS):
+    for name in ("port", "audit.jsonl", "access.jsonl", "simulator.out", SETTINGS) + CA_EXPORTS:
         path = os.path.join(directory, name)
-        if os.path.exists(path) and (name in ("port", SETTINGS) or path in (_switch(args, "--audit-log"), _switch(args, "--access-log"), stdout)):
+        if os.path.exists(path) and (name in ("port", SETTINGS) or path in (_switch(args, "--audit-log"), _switch(args, "--access-log"), stdout)
+                                     or (name in CA_EXPORTS and _switch(args, "--ca-export") == directory)):
             os.unlink(path)
     with open(stdout, "ab") as out, open(stderr or stdout, "ab") as err:
         command = [python or sys.executable, LAUNCHER] + args

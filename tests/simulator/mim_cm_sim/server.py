@@ -252,6 +252,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--lose-post-answers", type=int, default=0, metavar="N",
                         help="the first N POSTs that create a request get no answer (TCP RST after the request is created)")
     parser.add_argument("--admin-dir", help="serve run_simulator.py --approve/--deny through command files in this directory")
+    parser.add_argument("--ca-dir", help="the enrollment CA: root.pem, issuing.pem and issuing.key from this directory (written there "
+                                         "when it holds none of them); default: a new CA each start")
+    parser.add_argument("--ca-export", metavar="DIR", help="write the CA's ca-root.pem and ca-chain.pem here (launch.start: its directory)")
+    parser.add_argument("--pkcs7-style", choices=("cmc", "certs-only"), default="cmc",
+                        help="the Pkcs7 of certificatedata answers: a CMC full response as AD CS sends (default) or a certs-only PKCS#7")
+    parser.add_argument("--lose-certificatedata-answers", type=int, default=0, metavar="N",
+                        help="the first N certificatedata POSTs that issue certificates get no answer (TCP RST after issuing)")
     parser.add_argument("--users", help='JSON: {"users": {...}, "clients": {...}, "tokens": {...}} (see README)')
     parser.add_argument("--auth", default="none", help="offered schemes in order, comma-separated: negotiate, ntlm, basic, bearer; or none")
     parser.add_argument("--ntlm-domain", default="MIMLAB", help="NetBIOS domain of the NTLM users (default MIMLAB)")
@@ -338,6 +345,25 @@ def serve_admin(api: Api, directory: str) -> None:
         write_atomic(os.path.join(directory, name[:-len(ADMIN_COMMAND)] + ADMIN_RESULT), json.dumps({"ok": ok, "message": message}))
 
 
+def load_authority(args: argparse.Namespace, seed: Any) -> Any:
+    """The enrollment CA (ca.Authority), when a template has generation options or --ca-dir is given, else None.
+
+    Only then is ca.py, and with it cryptography, imported: the simulator stays standard-library only otherwise.
+    """
+    if not args.ca_dir and not any(template.options for template in seed.templates.values()):
+        return None
+    try:
+        from . import ca  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise ValueError("certificate enrollment (generation_options in the seed, or --ca-dir) needs cryptography: pip install cryptography (%s)"
+                         % exc)
+    ca.check_subjects(seed.templates.values())
+    authority = ca.open_authority(args.ca_dir)
+    if args.ca_export:
+        authority.export(args.ca_export)
+    return authority
+
+
 class Setup(NamedTuple):
     """Everything the switches build before the server starts."""
 
@@ -365,8 +391,9 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
         raise ValueError("--keytab %s: no such file" % args.keytab)
     context = tls_context(args)
     create_status = parse_create_status(args.create_status)
-    if args.lose_post_answers < 0:
-        raise ValueError("--lose-post-answers %d: use 0 or more" % args.lose_post_answers)
+    for name in ("lose_post_answers", "lose_certificatedata_answers"):
+        if getattr(args, name) < 0:
+            raise ValueError("--%s %d: use 0 or more" % (name.replace("_", "-"), getattr(args, name)))
     if args.state and os.path.exists(args.state):
         seed = load_seed(read_json_file(args.state), args.state)
     else:
@@ -379,7 +406,9 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
     config = Config(put_response=args.put_response, status_format=args.status_format, transitions=load_transitions(args.transitions),
                     create_status=create_status, api_disabled=args.api_disabled, users=directory.users, state_path=args.state,
                     faults=fault_settings(args), create_datacollection=args.create_datacollection, create_answer=args.create_answer,
-                    lose_post_answers=args.lose_post_answers)
+                    lose_post_answers=args.lose_post_answers, pkcs7_style=args.pkcs7_style,
+                    lose_certificatedata_answers=args.lose_certificatedata_answers)
+    authority = load_authority(args, seed)
     if args.admin_dir:
         open_admin_dir(args.admin_dir)
     spnego, bindings, temp_dir = None, None, None
@@ -395,7 +424,7 @@ def build(args: argparse.Namespace, audit: JsonLines) -> Setup:
             raise ValueError("--auth ntlm: no user in --users has a password")
     schemes = [BasicScheme(directory) if name == "basic" else BearerScheme(directory) if name == "bearer"
                else SpnegoScheme(name, directory, bindings, spnego) for name in names]
-    api = Api(config, seed, audit)
+    api = Api(config, seed, audit, authority)
     with api.lock:
         api.save()
     return Setup(api, Authenticator(schemes), TokenEndpoint(directory), context, temp_dir)

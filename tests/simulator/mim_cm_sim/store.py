@@ -1,5 +1,6 @@
-"""The stored state: the status table, Microsoft's shapes and defaults (requests, profile templates and their workflow
-policies, software profiles, smart cards, certificate metadata), and the seed and state files."""
+"""The stored state: the status table, Microsoft's shapes and defaults (requests, profile templates with their workflow
+policies and certificate request generation options, software profiles, smart cards, certificate metadata), and the seed
+and state files."""
 
 from __future__ import annotations
 
@@ -41,8 +42,17 @@ POLICY_DEFAULTS: Tuple[Tuple[str, Any], ...] = (
     ("Documents", []), ("Enabled", True), ("EnrollAgentRequired", False), ("OneTimePasswordPolicy", None), ("Personalization", None),
     ("PolicyDataCollection", []), ("SelfServiceEnabled", True))
 POLICY_BOOLEANS = ("CollectComments", "CollectRequestPriority", "Enabled", "EnrollAgentRequired", "SelfServiceEnabled")
-# Per-template "_simulator" settings: the POST faults for requests that name the template (README "Profile templates").
-TEMPLATE_CHOICES = {"create_datacollection": ("any", "string"), "create_answer": ("uri", "garbage")}
+# Per-template "_simulator" settings: the POST faults for requests that name the template, and the enrollment answers.
+TEMPLATE_CHOICES = {"create_datacollection": ("any", "string"), "create_answer": ("uri", "garbage"), "pkcs7_style": ("cmc", "certs-only")}
+TEMPLATE_COUNTS = ("lose_post_answers", "lose_certificatedata_answers")
+# Certificate request generation options (GET /requests/{id}/certificaterequestgenerationoptions): Microsoft's keys in the
+# order of its example; each seed entry may add the simulator's own server_generated and template_common_name.
+OPTION_FIELDS = ("Subject", "KeyAlgorithmName", "KeySize", "FriendlyName", "HashAlgorithmName", "KeyStorageProviderNames", "Exportable",
+                 "KeyProtectionLevel", "KeyUsages")
+OPTION_SIMULATOR_KEYS = ("server_generated", "template_common_name")
+KEY_ALGORITHMS = {"RSA": None, "ECDSA_P256": 256, "ECDSA_P384": 384, "ECDSA_P521": 521}  # name -> the curve's key size
+HASH_ALGORITHMS = ("SHA1", "SHA256", "SHA384", "SHA512")
+DEFAULT_KSP = "Microsoft Software Key Storage Provider"
 # Software profiles, smart cards (Microsoft's key order, from the examples) and certificate metadata (X509ClmCertificate).
 PROFILE_FIELDS = ("Uuid", "Status", "Flags", "ParentProfileUuid", "PrimaryProfileUuid", "AssignedUserUuid", "ProfileTemplateUuid",
                   "ProfileTemplateVersion", "Comment", "ProfileOperations")
@@ -63,11 +73,13 @@ class Entry(NamedTuple):
 
 
 class Template(NamedTuple):
-    """A profile template: its limited view (what GET /profiletemplates sends), its policies by request type name, settings."""
+    """A profile template: its limited view (what GET /profiletemplates sends), its policies by request type name, settings,
+    and its certificate request generation options (with the simulator's keys; [] when it issues no certificates)."""
 
     view: Dict[str, Any]
     policies: Dict[str, Dict[str, Any]]
     sim: Dict[str, Any]
+    options: List[Dict[str, Any]]
 
     @property
     def is_smartcard(self) -> bool:
@@ -209,11 +221,16 @@ def check_simulator_settings(sim: Any, where: str) -> Dict[str, Any]:
             expected = "a list of METHOD:KIND (METHOD %s; KIND %s)" % (", ".join(FAULT_METHODS), ", ".join(FAULT_KINDS))
         elif key == "put_delay":
             ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 3600, "a number of seconds, 0 to 3600"
+        elif key == "issued":
+            ok, expected = isinstance(value, list), "a list of certificate metadata objects"
         else:
             ok, expected = key in SIMULATOR_CHOICES and value in SIMULATOR_CHOICES[key], "one of %s" % (SIMULATOR_CHOICES.get(key, "the known keys"),)
         if not ok:
             raise ValueError("%s: _simulator.%s=%r is not %s" % (where, key, value, expected))
-    return dict(sim, faults=list(sim["faults"])) if "faults" in sim else dict(sim)
+    sim = dict(sim, faults=list(sim["faults"])) if "faults" in sim else dict(sim)
+    if "issued" in sim:  # the certificates a certificatedata POST issued, for the profile of a Completed PUT
+        sim["issued"] = [complete_certificate(item, "%s: _simulator.issued[%d]" % (where, index)) for index, item in enumerate(sim["issued"])]
+    return sim
 
 
 def complete_request(raw: Dict[str, Any], where: str) -> Dict[str, Any]:
@@ -330,7 +347,7 @@ def check_template_settings(sim: Any, where: str) -> Dict[str, Any]:
     if not isinstance(sim, dict):
         raise ValueError("%s: _simulator must be an object" % where)
     for key, value in sim.items():
-        if key == "lose_post_answers":
+        if key in TEMPLATE_COUNTS:
             ok, expected = isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count, 0 or more"
         else:
             ok, expected = key in TEMPLATE_CHOICES and value in TEMPLATE_CHOICES[key], "one of %s" % (TEMPLATE_CHOICES.get(key, "the known keys"),)
@@ -339,10 +356,61 @@ def check_template_settings(sim: Any, where: str) -> Dict[str, Any]:
     return dict(sim)
 
 
+def choice(value: Any, names: Any, where: str) -> str:
+    """One of names, given in any case, spelled as names spells it."""
+    found = next((name for name in names if isinstance(value, str) and value.strip().lower() == name.lower()), None)
+    if found is None:
+        raise ValueError("%s is %r, not one of %s" % (where, value, ", ".join(names)))
+    return found
+
+
+def in_range(value: Any, low: int, high: int, where: str) -> int:
+    """An integer from low to high."""
+    if not low <= check_type(value, int, where, "an integer") <= high:
+        raise ValueError("%s is %r, not from %d to %d" % (where, value, low, high))
+    return value
+
+
+def complete_option(raw: Any, where: str) -> Dict[str, Any]:
+    """A certificate request generation option: Microsoft's keys with Microsoft-like defaults, unknown keys after them, then
+    the simulator's server_generated (default false) and template_common_name (default "WebServer")."""
+    raw = dict(check_type(raw, dict, where, "an object"))
+    server_generated = check_type(pop_key(raw, "server_generated", False), bool, where + ".server_generated", "true or false")
+    common_name = check_type(pop_key(raw, "template_common_name", "WebServer"), str, where + ".template_common_name", "a string")
+    if not common_name.strip():
+        raise ValueError("%s.template_common_name must not be empty" % where)
+    given = canonical_keys(raw, OPTION_FIELDS)
+    algorithm = choice(given.pop("KeyAlgorithmName", "RSA"), KEY_ALGORITHMS, where + ".KeyAlgorithmName")
+    curve_size = KEY_ALGORITHMS[algorithm]
+    size = given.pop("KeySize", curve_size or 2048)
+    if curve_size is None:
+        in_range(size, 1024, 16384, where + ".KeySize")
+    elif check_type(size, int, where + ".KeySize", "an integer") != curve_size:
+        raise ValueError("%s.KeySize is %r: %s keys are %d bits" % (where, size, algorithm, curve_size))
+    option = {"Subject": check_type(given.pop("Subject", ""), str, where + ".Subject", "a string"),
+              "KeyAlgorithmName": algorithm, "KeySize": size,
+              "FriendlyName": check_type(given.pop("FriendlyName", ""), str, where + ".FriendlyName", "a string"),
+              "HashAlgorithmName": choice(given.pop("HashAlgorithmName", "SHA256"), HASH_ALGORITHMS, where + ".HashAlgorithmName"),
+              "KeyStorageProviderNames": check_type(given.pop("KeyStorageProviderNames", [DEFAULT_KSP]), list, where + ".KeyStorageProviderNames",
+                                                    "a list of names"),
+              "Exportable": in_range(given.pop("Exportable", 0), 0, 1, where + ".Exportable"),
+              "KeyProtectionLevel": in_range(given.pop("KeyProtectionLevel", 0), 0, 3, where + ".KeyProtectionLevel"),
+              "KeyUsages": in_range(given.pop("KeyUsages", 3), 1, 7, where + ".KeyUsages")}
+    if not all(isinstance(name, str) and name.strip() for name in option["KeyStorageProviderNames"]):
+        raise ValueError("%s.KeyStorageProviderNames must be non-empty strings" % where)
+    option["KeyStorageProviderNames"] = list(option["KeyStorageProviderNames"])
+    option.update(given)
+    option.update(server_generated=server_generated, template_common_name=common_name)
+    return option
+
+
 def complete_template(raw: Dict[str, Any], where: str) -> Template:
-    """A seed's profile template: the limited view with defaults, its policies by request type name, its settings."""
+    """A seed's profile template: the limited view with defaults, its policies by request type name, its settings, its
+    generation options."""
     raw = dict(raw)
     sim = check_template_settings(pop_key(raw, "_simulator", {}), where)
+    options = [complete_option(item, "%s.generation_options[%d]" % (where, index))
+               for index, item in enumerate(check_type(pop_key(raw, "generation_options", []), list, where + ".generation_options", "a list"))]
     policies_raw = pop_key(raw, "policies", {})
     if not isinstance(policies_raw, dict):
         raise ValueError("%s: policies must be an object of request type -> policy" % where)
@@ -365,7 +433,7 @@ def complete_template(raw: Dict[str, Any], where: str) -> Template:
         if name in policies:
             raise ValueError("%s: policies: %s given twice" % (where, name))
         policies[name] = complete_policy(value, "%s.policies.%s" % (where, name))
-    return Template(view, policies, sim)
+    return Template(view, policies, sim, options)
 
 
 def complete_certificate(raw: Any, where: str) -> Dict[str, Any]:
@@ -441,7 +509,8 @@ def dump_seed(seed: Seed) -> Dict[str, Any]:
     """The state file: the seed format, settings and simulator-only keys kept; the newer kinds only when there are some."""
     data: Dict[str, Any] = {"requests": [dict(e.request, _simulator=e.sim) if e.sim else e.request for e in seed.entries.values()]}
     if seed.templates:
-        data["profile_templates"] = [dict(t.view, policies=t.policies, **({"_simulator": t.sim} if t.sim else {})) for t in seed.templates.values()]
+        data["profile_templates"] = [dict(t.view, policies=t.policies, **({"generation_options": t.options} if t.options else {}),
+                                          **({"_simulator": t.sim} if t.sim else {})) for t in seed.templates.values()]
     if seed.profiles:
         data["profiles"] = [dict(h.view, certificates=h.certificates) for h in seed.profiles.values()]
     if seed.smartcards:
