@@ -173,8 +173,9 @@ bundle: build kerberos
 bundle-test: bundle
 	tools/bundle/test.sh $(BUNDLE) $(VPY)
 
-# The benchmark (issue 5): uri loop, module loop, batch and the plain-requests floor at N=50/200/1000, NTLM, 10k memory;
-# writes docs/benchmark.md and docs/benchmark.png. About 20 minutes on two cores.
+# The benchmark (issues 5 and 14): uri loop, module loop, batch and the plain-requests floor at N=50/200/1000, NTLM, 10k
+# memory, and the fleet (the finalize_request role, ping, one batch task and uri per host, and a no-op set_fact, over
+# 100/200/500/1000 hosts); writes docs/benchmark.md and docs/benchmark.png. About 70 minutes on two cores under load.
 $(VENV)/.bench-installed: $(VENV)/.installed tools/requirements-bench.txt
 	$(VPY) -m pip install --quiet --disable-pip-version-check -r tools/requirements-bench.txt -c constraints.txt
 	touch $@
