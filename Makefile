@@ -13,7 +13,9 @@ REQUIREMENTS ?= -r requirements-dev.txt -c constraints.txt
 VPY := $(CURDIR)/$(VENV)/bin/python
 VBIN := $(CURDIR)/$(VENV)/bin
 BUILD ?= $(CURDIR)/build
-AWX_COLLECTIONS := $(BUILD)/awx-collections
+# The other collections the tests need (awx.awx, community.crypto), and their tarballs: tools/collections/fetch.sh.
+COLLECTION_DEPS := $(BUILD)/collection-deps
+CRYPTO_TARBALL = $(firstword $(wildcard $(COLLECTION_DEPS)/tarballs/community-crypto-*.tar.gz))
 EE_VENV ?= $(CURDIR)/.venv-ee
 TREE := $(BUILD)/ansible_collections/mim/certificate_management
 COLLECTIONS := $(BUILD)/collections
@@ -24,7 +26,7 @@ PY_VERSION = $(shell $(VPY) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help setup demo test tree build install units typecheck sanity lint nox docs-check kerberos integration molecule importer fault-matrix docs simulator-tests cores clean \
+.PHONY: help setup deps demo test tree build install units typecheck sanity lint nox docs-check kerberos integration molecule importer fault-matrix docs simulator-tests cores clean \
 	ee-check bundle bundle-test bench bench-smoke
 
 help:
@@ -43,10 +45,15 @@ $(VENV_STAMP): requirements-dev.txt constraints.txt tools/requirements-core.txt
 
 setup: $(VENV_STAMP)
 
-# ansible-test needs the collection under ansible_collections/<namespace>/<name>/: a copy of the tracked and new files.
-tree: setup
+deps: setup
+	tools/collections/fetch.sh $(VPY) $(COLLECTION_DEPS)
+
+# ansible-test needs the collection under ansible_collections/<namespace>/<name>/: a copy of the tracked and new files,
+# with community.crypto (a dependency) beside it.
+tree: deps
 	rm -rf $(BUILD)/ansible_collections
-	mkdir -p $(TREE)
+	mkdir -p $(TREE) $(BUILD)/ansible_collections/community
+	cp -r $(COLLECTION_DEPS)/ansible_collections/community/crypto $(BUILD)/ansible_collections/community/
 	git ls-files --cached --others --exclude-standard -z | xargs -0 -I{} sh -c 'if test -e "{}"; then echo "{}"; fi' | tar -cf - -T - | tar -xf - -C $(TREE)
 	# its own git repository, so that ansible-test does not take it for ignored files of this checkout
 	cd $(TREE) && git init -q && git add -A
@@ -55,10 +62,11 @@ build: tree
 	rm -rf $(BUILD)/dist
 	cd $(TREE) && $(VBIN)/ansible-galaxy collection build --output-path $(BUILD)/dist
 	mkdir -p $(BUILD)/ee && cp $(TARBALL) $(BUILD)/ee/mim-certificate_management.tar.gz  # for execution-environment.yml
+	cp $(CRYPTO_TARBALL) $(BUILD)/ee/community-crypto.tar.gz
 
 install: build
 	rm -rf $(COLLECTIONS)
-	$(VBIN)/ansible-galaxy collection install $(TARBALL) -p $(COLLECTIONS)
+	$(VBIN)/ansible-galaxy collection install --offline $(CRYPTO_TARBALL) $(TARBALL) -p $(COLLECTIONS)
 
 demo: install
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) tools/demo/run_demo.sh $(VPY)
@@ -75,11 +83,10 @@ sanity: tree
 	$(VPY) tools/seed_ansible_test_pip.py
 	cd $(TREE) && PATH=$(VBIN):$$PATH $(VBIN)/ansible-test sanity --venv --python $(PY_VERSION) --requirements
 
-# awx.awx (for playbooks/awx_setup.yml) comes out of the ansible community wheel pinned in tools/ee/awx-collection.txt.
+# awx.awx (for playbooks/awx_setup.yml) comes out of the ansible community wheel pinned in tools/collections/.
 lint: tree
-	tools/ee/fetch_awx_collection.sh $(VPY) $(AWX_COLLECTIONS)
-	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(AWX_COLLECTIONS) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production --offline
-	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(AWX_COLLECTIONS) $(VBIN)/ansible-playbook --syntax-check playbooks/awx_setup.yml awx/project/finalize.yml
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(COLLECTION_DEPS) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production --offline
+	ANSIBLE_COLLECTIONS_PATH=$(BUILD):$(COLLECTION_DEPS) $(VBIN)/ansible-playbook --syntax-check playbooks/awx_setup.yml awx/project/finalize.yml
 	cd $(TREE) && $(VBIN)/antsibull-changelog lint
 
 docs-check: install
@@ -145,7 +152,7 @@ $(EE_VENV)/.installed: tools/ee/requirements.txt
 	touch $@
 
 ee-check: build $(EE_VENV)/.installed
-	$(EE_VENV)/bin/python tools/ee/check_ee.py $(TARBALL)
+	$(EE_VENV)/bin/python tools/ee/check_ee.py $(TARBALL) $(CRYPTO_TARBALL)
 
 # antsibull-nox's sessions (antsibull-nox.toml, noxfile.py): ruff, yamllint, antsibull-docs lint and the extra checks.
 # nox and antsibull-nox in NOX_VENV; the sessions' venvs in .nox/, made anew when their pins change and otherwise
@@ -157,18 +164,21 @@ $(NOX_VENV)/.installed: tools/requirements-nox.txt
 	$(NOX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-nox.txt
 	touch $@
 
+# community.crypto, a dependency, comes from COLLECTION_DEPS (found with .venv's ansible-galaxy), not from Galaxy.
+NOX_ENV = PATH=$(VBIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(COLLECTION_DEPS) ANTSIBULL_NOX_IGNORE_INSTALLED_COLLECTIONS=false
 .nox/.installed: $(NOX_VENV)/.installed antsibull-nox.toml noxfile.py constraints.txt docs/requirements.txt
+	$(MAKE) --no-print-directory deps
 	rm -rf .nox
-	$(NOX_VENV)/bin/nox --install-only
+	$(NOX_ENV) $(NOX_VENV)/bin/nox --install-only
 	touch $@
 
-nox: .nox/.installed
-	$(NOX_VENV)/bin/nox -R -e $(NOX_SESSIONS)
+nox: .nox/.installed deps
+	$(NOX_ENV) $(NOX_VENV)/bin/nox -R -e $(NOX_SESSIONS)
 
 # The offline bundle (collection tarball + every wheel, ansible-core included), and its install with no network.
 # kerberos: gcc and libkrb5-dev, to build the gssapi and krb5 wheels (pip's wheel cache keeps them).
 bundle: build kerberos
-	tools/bundle/build.sh $(VPY) $(TARBALL) $(BUILD)
+	tools/bundle/build.sh $(VPY) $(TARBALL) $(CRYPTO_TARBALL) $(BUILD)
 
 bundle-test: bundle
 	tools/bundle/test.sh $(BUNDLE) $(VPY)

@@ -16,8 +16,9 @@ except ImportError:
     print('antsibull-nox is missing: install tools/requirements-nox.txt into the Python environment of nox.')
     sys.exit(1)
 
-# Only this collection and ansible-core's own: no collection installed elsewhere on the machine (~/.ansible, ...) takes
-# part, and no session needs ansible-galaxy on PATH to look for them.
+# By default only this collection and ansible-core's own: no collection installed elsewhere on the machine
+# (~/.ansible, ...) takes part, and no session needs ansible-galaxy on PATH. `make nox` sets it to false, with
+# ANSIBLE_COLLECTIONS_PATH naming the directory of community.crypto (a dependency), since Galaxy may be out of reach.
 os.environ.setdefault('ANTSIBULL_NOX_IGNORE_INSTALLED_COLLECTIONS', 'true')
 
 antsibull_nox.load_antsibull_nox_toml()

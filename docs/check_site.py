@@ -64,6 +64,8 @@ EXPECTED = {
                                            'TLS errors', 'Connections and timeouts', 'Request status conflicts'],
     'docsite/guide_request_status.html': ['Request statuses and final actions', 'The status numbers', 'The final actions',
                                           'The request lifecycle'],
+    'docsite/guide_enroll.html': ['Enroll host certificates with MIM CM', 'The flow',
+                                  'What is documented, and what is inferred', 'What the CM administrator configures'],
     'docsite/guide_development.html': ['Development', 'Layout of the repository', 'module_utils and their dependencies',
                                        'Running the checks', 'One integration target', 'The simulator',
                                        'Changelog fragments', 'The benchmark', 'The offline bundle',

@@ -47,7 +47,7 @@ options:
   csrs:
     description:
       - One certificate signing request (PKCS#10) per generation option, in the options' order.
-      - Each is PEM (C(-----BEGIN CERTIFICATE REQUEST-----)) as M(community.crypto.openssl_csr_pipe) returns it, or its
+      - Each is PEM (C(-----BEGIN CERTIFICATE REQUEST-----)) as C(community.crypto.openssl_csr_pipe) returns it, or its
         DER in base64, with or without line breaks. It is sent as base64 DER with CR LF every 64 characters, as in
         Microsoft's example.
       - Each CSR's key must be what its option asks for - RSA of the option's key size, or EC on the option's curve
@@ -96,8 +96,12 @@ seealso:
   - module: mim.certificate_management.cm_request
   - module: mim.certificate_management.cm_request_status
   - module: mim.certificate_management.cm_profile_info
-  - module: community.crypto.openssl_privatekey
-  - module: community.crypto.openssl_csr_pipe
+  - name: community.crypto.openssl_privatekey
+    description: Makes the private key on the host.
+    link: https://docs.ansible.com/ansible/latest/collections/community/crypto/openssl_privatekey_module.html
+  - name: community.crypto.openssl_csr_pipe
+    description: Makes the CSR on the host.
+    link: https://docs.ansible.com/ansible/latest/collections/community/crypto/openssl_csr_pipe_module.html
 '''
 
 EXAMPLES = r'''

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make bundle: one archive from which a machine without network installs the collection and everything it needs.
 #
-#   tools/bundle/build.sh PYTHON TARBALL OUTPUT_DIR
+#   tools/bundle/build.sh PYTHON TARBALL CRYPTO_TARBALL OUTPUT_DIR
 #
 # writes OUTPUT_DIR/mim-certificate_management-bundle-<version>.tar.gz, holding one directory with
 #   mim-certificate_management-<version>.tar.gz   the collection tarball (TARBALL)
+#   community-crypto-<version>.tar.gz             the collection it depends on (CRYPTO_TARBALL)
 #   wheels/            a wheel of every Python package of tools/bundle/requirements.txt and their dependencies, for
 #                      PYTHON's version and platform: downloaded from the package index where it has one, built here
 #                      where it has only a source distribution (gssapi and krb5 need gcc and libkrb5-dev for that)
@@ -13,10 +14,11 @@
 #   README.md, SHA256SUMS
 # Building needs the package index; installing needs nothing but the bundle (and the system's MIT Kerberos library).
 set -euo pipefail
-[ $# -eq 3 ] || { echo "usage: $0 PYTHON TARBALL OUTPUT_DIR" >&2; exit 2; }
+[ $# -eq 4 ] || { echo "usage: $0 PYTHON TARBALL CRYPTO_TARBALL OUTPUT_DIR" >&2; exit 2; }
 python=$1
 tarball=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
-output=$3
+crypto=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
+output=$4
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 version=$(sed -n 's/^version: *//p' "$root/galaxy.yml")
@@ -48,7 +50,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 dir=$stage/$name
 mkdir -p "$dir/wheels"
-cp "$tarball" "$dir/"
+cp "$tarball" "$crypto" "$dir/"
 # pip wheel downloads the wheels that exist and builds the others; its wheel cache makes the builds one-off
 "$python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$dir/wheels" -r "$here/requirements.txt"
 py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -80,7 +82,7 @@ sed -e "s/@VERSION@/$version/g" -e "s/@PYTHON@/$py_version/g" -e "s/@PLATFORM@/$
 chmod 755 "$dir/install.sh"
 sed -e "s/@VERSION@/$version/g" -e "s/@PYTHON@/$py_version/g" -e "s/@PLATFORM@/$platform/g" -e "s/@LIBC@/$libc/g" \
     "$here/bundle-README.md" > "$dir/README.md"
-(cd "$dir" && sha256sum "mim-certificate_management-$version.tar.gz" requirements.txt install.sh README.md wheels/* > SHA256SUMS)
+(cd "$dir" && sha256sum "mim-certificate_management-$version.tar.gz" "$(basename "$crypto")" requirements.txt install.sh README.md wheels/* > SHA256SUMS)
 mkdir -p "$output"
 tar -C "$stage" -czf "$output/$name.tar.gz" "$name"
 wheels=("$dir"/wheels/*.whl)

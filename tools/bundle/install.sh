@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install mim.certificate_management @VERSION@ and its Python packages (ansible-core included) from this bundle,
+# Install mim.certificate_management @VERSION@ (with community.crypto, which it depends on) and its Python packages (ansible-core included) from this bundle,
 # without any network: pip reads only wheels/ (--no-index, no configuration file, no PIP_* variable) and checks each
 # wheel's sha256; ansible-galaxy installs the tarball --offline.
 #
@@ -25,7 +25,7 @@ PIP_CONFIG_FILE=/dev/null "$venv/bin/python" -m pip --isolated --disable-pip-ver
     --no-index --find-links "$here/wheels" --require-hashes --only-binary :all: -r "$here/requirements.txt"
 collections=${2:-$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')}
 ANSIBLE_COLLECTIONS_PATH=$collections "$venv/bin/ansible-galaxy" collection install --offline --force \
-    -p "$collections" "$here/mim-certificate_management-@VERSION@.tar.gz"
+    -p "$collections" "$here"/community-crypto-*.tar.gz "$here/mim-certificate_management-@VERSION@.tar.gz"
 echo "Installed mim.certificate_management @VERSION@ into $collections and its Python packages into $venv."
 if [ $# -eq 2 ]; then
     echo "Set ANSIBLE_COLLECTIONS_PATH=$collections (or collections_path in ansible.cfg) unless it is already configured."

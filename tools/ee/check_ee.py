@@ -1,6 +1,6 @@
 """Check the execution environment definition without building the image (CI has no container engine).
 
-Usage: python tools/ee/check_ee.py TARBALL
+Usage: python tools/ee/check_ee.py TARBALL CRYPTO_TARBALL   (the collection's, and community.crypto's)
 Run it with the Python of a virtual environment that has tools/ee/requirements.txt (ansible-builder, bindep).
 
 1. ansible-builder create writes the build context for execution-environment.yml (in a temporary copy of the files it
@@ -30,6 +30,8 @@ from bindep.depends import Depends
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Where `make build` copies the tarball under a name without the version, so that the definition names no version.
 EE_TARBALL = 'build/ee/mim-certificate_management.tar.gz'
+# and community.crypto's, which the collection depends on, installed first
+EE_CRYPTO = 'build/ee/community-crypto.tar.gz'
 COLLECTION = 'mim.certificate_management'
 
 # bindep profiles as bindep computes them on each platform (bindep.depends.Depends.platform_profiles)
@@ -92,11 +94,12 @@ def packages(bindep_text, profiles):
 def check_definition(checks, definition, version, tarball_name):
     """The definition's pins and the tarball name agree with galaxy.yml."""
     galaxy = definition['dependencies']['galaxy']['collections']
-    checks.check([c['name'] for c in galaxy] == ['collections/' + tarball_name] and galaxy[0].get('type') == 'file',
+    checks.check([c['name'] for c in galaxy] == ['collections/' + os.path.basename(EE_CRYPTO), 'collections/' + tarball_name]
+                 and all(c.get('type') == 'file' for c in galaxy),
                  'the definition installs the collection from collections/%s (type file), galaxy.yml version %s' % (tarball_name, version),
                  repr(galaxy))
     sources = [entry['src'] for entry in definition.get('additional_build_files', [])]
-    checks.check(sources == [EE_TARBALL], 'additional_build_files copies %s' % EE_TARBALL, repr(sources))
+    checks.check(sources == [EE_CRYPTO, EE_TARBALL], 'additional_build_files copies %s and %s' % (EE_CRYPTO, EE_TARBALL), repr(sources))
 
 
 def check_containerfile(checks, definition, context):
@@ -121,7 +124,8 @@ def check_context(checks, context, tarball, tarball_name):
     """The files in _build/."""
     build = os.path.join(context, '_build')
     requirements = yaml.safe_load(read(os.path.join(build, 'requirements.yml')))
-    checks.check(requirements == {'collections': [{'name': 'collections/' + tarball_name, 'type': 'file'}]},
+    checks.check(requirements == {'collections': [{'name': 'collections/' + os.path.basename(EE_CRYPTO), 'type': 'file'},
+                                                  {'name': 'collections/' + tarball_name, 'type': 'file'}]},
                  '_build/requirements.yml names the tarball', repr(requirements))
     copied = os.path.join(build, 'collections', tarball_name)
     checks.check(os.path.isfile(copied) and filecmp.cmp(copied, tarball, shallow=False), '_build/collections/%s is the built tarball' % tarball_name)
@@ -150,7 +154,7 @@ def introspect(checks, work, copied):
         return ''
     pip_text = read(pip_out) if os.path.exists(pip_out) else ''
     pip_lines = requirement_lines(pip_text)
-    wanted = ['requests>=2.25', 'pyspnego>=0.10', 'pyspnego[kerberos]>=0.10']
+    wanted = ['requests>=2.25', 'pyspnego>=0.10', 'cryptography>=3.3', 'pyspnego[kerberos]>=0.10']
     checks.check(sorted(pip_lines) == sorted(wanted), 'Python requirements of the image: %s' % ', '.join(wanted), repr(pip_lines))
     tagged = all(line.endswith('# from collection %s' % COLLECTION) for line in pip_text.splitlines() if line.strip())
     checks.check(tagged, 'each Python requirement is attributed to %s' % COLLECTION)
@@ -184,10 +188,10 @@ def container_engine():
 
 def main(argv):
     """Create the context in a temporary directory and check it."""
-    if len(argv) != 1 or not os.path.isfile(argv[0]):
+    if len(argv) != 2 or not all(os.path.isfile(path) for path in argv):
         print(__doc__.split('\n\n', maxsplit=1)[0])
         return 2
-    tarball = os.path.abspath(argv[0])
+    tarball, crypto = (os.path.abspath(path) for path in argv)
     tarball_name = os.path.basename(tarball)
     version = yaml.safe_load(read(os.path.join(ROOT, 'galaxy.yml')))['version']
     checks = Checks()
@@ -200,6 +204,7 @@ def main(argv):
         os.makedirs(os.path.join(source, os.path.dirname(EE_TARBALL)))
         shutil.copy(os.path.join(ROOT, 'execution-environment.yml'), source)
         shutil.copy(tarball, os.path.join(source, EE_TARBALL))
+        shutil.copy(crypto, os.path.join(source, EE_CRYPTO))
         context = os.path.join(work, 'context')
         builder = os.path.join(os.path.dirname(sys.executable), 'ansible-builder')
         result = subprocess.run([builder, 'create', '-f', 'execution-environment.yml', '-c', context, '--output-filename', 'Containerfile'],
