@@ -82,7 +82,7 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-items:
+found:
   description:
     - The profiles or cards found, each as the server sent it (a profile has C(Uuid), C(Status), C(AssignedUserUuid),
       C(ProfileTemplateUuid), C(ProfileOperations), ...; a card also C(SerialNumber), C(Atr), ...) plus the keys below.
@@ -145,9 +145,9 @@ def read(module, secrets):
         raise ConfigurationError('%s does not apply to kind=%s' % (' and '.join(wrong), kind))
     uuid = canonical_request_id(params['uuid'], 'uuid') if params['uuid'] else None
     request_id = canonical_request_id(params['request_id']) if params['request_id'] else None
-    items = find(client_from_module(module, secrets), kind, uuid=uuid, request_id=request_id,
+    found = find(client_from_module(module, secrets), kind, uuid=uuid, request_id=request_id,
                  search=params['status'] if kind == 'profile' else params['card_id'], details=params['details'])
-    return dict(changed=False, items=items)
+    return dict(changed=False, found=found)
 
 
 if __name__ == '__main__':
