@@ -264,9 +264,6 @@ def wire_csr(der: bytes) -> str:
 
 # PKCS#7 answers
 
-_SIGNED_DATA = bytes.fromhex('2a864886f70d010702')  # the content of the OID 1.2.840.113549.1.7.2
-
-
 def decode_blob(value: Any, what: str) -> bytes:
     """The bytes of a base64 blob of an answer (line breaks allowed; PEM armour removed)."""
     if not isinstance(value, str) or not value.strip():
@@ -280,95 +277,22 @@ def decode_blob(value: Any, what: str) -> bytes:
 
 def pkcs7_certificates(der: bytes, what: str) -> list[Any]:
     """The certificates of a PKCS#7 SignedData: a CMC full response (eContentType id-cct-PKIResponse, as AD CS sends)
-    or a certs-only bag.
+    or a certs-only bag, read by cryptography's load_der_pkcs7_certificates (versions 37 to 50 read both).
 
-    cryptography's load_der_pkcs7_certificates reads both (versions 37 to 50 tried). cryptography 50 warns that it
-    read Microsoft's example as BER, not DER, and that it may refuse such input one day: the warning is silenced and,
-    should a version refuse, the certificates field of the SignedData is read here instead and each certificate is
-    loaded by cryptography.
+    cryptography 50 warns that it read Microsoft's example as BER, not DER, and that it may refuse such input one day;
+    the warning is silenced, and a refusal is reported as the server's answer being unreadable.
     """
     require_cryptography('reading the certificates the server issued')
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             certificates = list(pkcs7.load_der_pkcs7_certificates(der))
-    except Exception as exc:  # pylint: disable=broad-exception-caught  # fall back to the SignedData's certificates
-        try:
-            certificates = [x509.load_der_x509_certificate(item) for item in signed_data_certificates(der)]
-        except (ValueError, IndexError) as inner:
-            raise UnexpectedResponse('%s is not a PKCS#7 SignedData holding certificates: %s (%s)' % (what, _short(exc), _short(inner)))
+    except ValueError as exc:
+        raise UnexpectedResponse('%s is not a PKCS#7 SignedData holding certificates that cryptography can read: %s'
+                                 % (what, _short(exc)))
     if not certificates:
         raise UnexpectedResponse('%s holds no certificate' % what)
     return certificates
-
-
-class _Element(NamedTuple):
-    """One BER element: its tag byte and where it starts, where its content starts and ends, and where it ends."""
-
-    tag: int
-    start: int
-    content: int
-    content_end: int
-    end: int
-
-
-def _element(data: bytes, offset: int) -> _Element:
-    """The BER element at offset (definite or indefinite length); IndexError or ValueError when it is malformed."""
-    start = offset
-    tag = data[offset]
-    offset += 1
-    if tag & 0x1f == 0x1f:
-        raise ValueError('high tag numbers do not occur in a SignedData')
-    first = data[offset]
-    offset += 1
-    if first == 0x80:  # indefinite length: constructed content up to the end-of-contents octets
-        if not tag & 0x20:
-            raise ValueError('indefinite length on a primitive element')
-        cursor = offset
-        while data[cursor:cursor + 2] != b'\x00\x00':
-            cursor = _element(data, cursor).end
-            if cursor >= len(data):
-                raise ValueError('truncated element')
-        return _Element(tag, start, offset, cursor, cursor + 2)
-    if first & 0x80:
-        count = first & 0x7f
-        if not 0 < count <= 4 or offset + count > len(data):
-            raise ValueError('bad length')
-        length = int.from_bytes(data[offset:offset + count], 'big')
-        offset += count
-    else:
-        length = first
-    if offset + length > len(data):
-        raise ValueError('truncated element')
-    return _Element(tag, start, offset, offset + length, offset + length)
-
-
-def _children(data: bytes, parent: _Element) -> list[_Element]:
-    found = []
-    cursor = parent.content
-    while cursor < parent.content_end:
-        element = _element(data, cursor)
-        found.append(element)
-        cursor = element.end
-    return found
-
-
-def signed_data_certificates(data: bytes) -> list[bytes]:
-    """The encodings of the certificates of a ContentInfo holding a SignedData (RFC 5652), read without decoding more."""
-    top = _element(data, 0)
-    content_info = _children(data, top) if top.tag == 0x30 else []
-    if (len(content_info) < 2 or content_info[0].tag != 0x06 or content_info[1].tag != 0xa0
-            or data[content_info[0].content:content_info[0].content_end] != _SIGNED_DATA):
-        raise ValueError('not a PKCS#7 SignedData')
-    explicit = _children(data, content_info[1])
-    if not explicit or explicit[0].tag != 0x30:
-        raise ValueError('not a PKCS#7 SignedData')
-    # version, digestAlgorithms, encapContentInfo, then certificates [0] IMPLICIT when present
-    certificates = next((item for item in _children(data, explicit[0])[3:] if item.tag == 0xa0), None)
-    if certificates is None:
-        return []
-    # CertificateChoices: a plain Certificate is a SEQUENCE; the other choices are tagged [0]..[3] and skipped
-    return [data[item.start:item.end] for item in _children(data, certificates) if item.tag == 0x30]
 
 
 # The issued certificate and its chain
