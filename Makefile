@@ -119,12 +119,14 @@ $(IMPORTER)/.installed: tools/requirements-importer.txt
 	$(IMPORTER)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements-importer.txt
 	touch $@
 
+# The importer lints the tarball alone, without its dependency community.crypto (as Galaxy does): the warnings that
+# ansible-lint cannot resolve community.crypto's modules are the only ones allowed.
 importer: build $(IMPORTER)/.installed
 	cd $(BUILD) && PATH=$(IMPORTER)/bin:$$PATH GALAXY_IMPORTER_CONFIG=$(CURDIR)/tools/galaxy-importer.cfg \
 	  $(IMPORTER)/bin/python -m galaxy_importer.main $(TARBALL) > $(BUILD)/importer.log 2>&1 || { cat $(BUILD)/importer.log; exit 1; }
 	@cat $(BUILD)/importer.log
 	grep -q 'Importer processing completed successfully' $(BUILD)/importer.log
-	! grep -E '^(WARNING|ERROR)' $(BUILD)/importer.log
+	! grep -E '^(WARNING|ERROR)' $(BUILD)/importer.log | grep -v "syntax-check\[unknown-module\]: couldn't resolve module/action 'community\.crypto\."
 
 # The documentation site: lint, HTML into $(BUILD)/docs/html (antsibull-docs + Sphinx, offline), then the link check.
 DOCS_VENV ?= $(CURDIR)/.venv-docs
