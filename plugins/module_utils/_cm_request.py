@@ -34,8 +34,8 @@ def argument_spec() -> dict[str, dict[str, Any]]:
     return spec
 
 
-def _wanted(params: dict[str, Any], template: str) -> Wanted:
-    """The request asked for, every option checked (before any network call but the template lookup)."""
+def _wanted(params: dict[str, Any]) -> Wanted:
+    """The request asked for, every option checked before any network call; its template is filled in once found."""
     if params['priority'] is not None and not 0 <= params['priority'] <= 255:
         raise ConfigurationError('priority must be from 0 (highest) to 255 (lowest), not %s' % params['priority'])
     data = {}
@@ -45,17 +45,17 @@ def _wanted(params: dict[str, Any], template: str) -> Wanted:
         data[str(name)] = str(value)
     ids = dict((option, canonical_request_id(params[option], option) if params[option] else None)
                for option in ('target_user', 'smartcard', 'profile'))
-    return Wanted(request_type(params['type']), template, ids['target_user'], ids['smartcard'], ids['profile'], data,
+    return Wanted(request_type(params['type']), '', ids['target_user'], ids['smartcard'], ids['profile'], data,
                   params['comment'] or '', params['priority'])
 
 
 def ensure_request(module: Any, secrets: Secrets, context: dict[str, Any]) -> dict[str, Any]:
     """The open request like the one asked for, or a new one (nothing in check mode)."""
     params = module.params
-    _wanted(params, '00000000-0000-0000-0000-000000000000')  # every option checked before the first call
+    asked = _wanted(params)
     client = client_from_module(module, secrets)
     template = find_template(list_templates(client), params['profile_template'])
-    wanted = _wanted(params, template['uuid'])
+    wanted = asked._replace(template=template['uuid'])
     context['profile_template'] = {'uuid': template['uuid'], 'name': template['name']}
     try:
         policy = read_policy(client, wanted.template, wanted.request_type.name)

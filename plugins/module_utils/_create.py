@@ -61,7 +61,7 @@ class Candidates(NamedTuple):
     unsure: list[dict[str, Any]]
 
     def ids(self) -> set[str]:
-        return {str(guid_or_none(field(request, 'Uuid'))) for request in self.matching + self.unsure}
+        return _ids(self.matching + self.unsure)
 
 
 def open_requests(client: CMClient, wanted: Wanted) -> Candidates:
@@ -109,7 +109,7 @@ def reuse(candidates: Candidates, wanted: Wanted, warn: Callable[[str], None]) -
         newest = sorted(candidates.matching, key=lambda request: str(field(request, 'Submitted') or ''))[-1]
         if len(candidates.matching) > 1:
             warn('%d open requests match the %s: %s; returning the newest'
-                 % (len(candidates.matching), wanted.describe(), ', '.join(sorted(candidates.ids() & _ids(candidates.matching)))))
+                 % (len(candidates.matching), wanted.describe(), ', '.join(sorted(_ids(candidates.matching)))))
         return newest
     if candidates.unsure:
         raise RequestConflict(
