@@ -30,6 +30,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         profile=dict(type='str'),
         force=dict(type='bool', default=False),
         data_collection_encoding=dict(type='str', default='auto', choices=['auto'] + list(ENCODINGS)),
+        reuse_match=dict(type='list', elements='str', default=[], choices=['comment', 'data_collection']),
     )
     return spec
 
@@ -45,8 +46,15 @@ def _wanted(params: dict[str, Any]) -> Wanted:
         data[str(name)] = str(value)
     ids = dict((option, canonical_request_id(params[option], option) if params[option] else None)
                for option in ('target_user', 'smartcard', 'profile'))
+    match = tuple(sorted(set(params['reuse_match'] or [])))
+    if 'comment' in match and not (params['comment'] or '').strip():
+        raise ConfigurationError('reuse_match has comment but comment is empty; give each request a comment of its own (the '
+                                 'host name, for example), or leave comment out of reuse_match')
+    if 'data_collection' in match and not data:
+        raise ConfigurationError('reuse_match has data_collection but data_collection is empty; give the items that tell '
+                                 'this request apart, or leave data_collection out of reuse_match')
     return Wanted(request_type(params['type']), '', ids['target_user'], ids['smartcard'], ids['profile'], data,
-                  params['comment'] or '', params['priority'])
+                  params['comment'] or '', params['priority'], match)
 
 
 def ensure_request(module: Any, secrets: Secrets, context: dict[str, Any]) -> dict[str, Any]:

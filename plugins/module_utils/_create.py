@@ -35,6 +35,7 @@ class Wanted(NamedTuple):
     data_collection: dict[str, str]
     comment: str
     priority: Optional[int]
+    match: tuple[str, ...] = ()  # what else an open request must share to be this one: 'comment', 'data_collection'
 
     def body(self, encoding: str) -> dict[str, Any]:
         """The POST body, with datacollection as an array of one-pair objects or as that array in a JSON string."""
@@ -50,7 +51,10 @@ class Wanted(NamedTuple):
 
     def describe(self) -> str:
         target = 'user %s' % self.target_user if self.target_user else 'the caller'
-        return '%s request for profile template %s and %s' % (self.request_type.name, self.template, target)
+        also = [('comment %s' % json.dumps(self.comment)) if 'comment' in self.match else '',
+                'its data collection' if 'data_collection' in self.match else '']
+        return '%s request for profile template %s and %s%s' % (self.request_type.name, self.template, target,
+                                                               ''.join(' with ' + what for what in also if what))
 
 
 class Candidates(NamedTuple):
@@ -99,7 +103,26 @@ def _alike(request: dict[str, Any], wanted: Wanted) -> bool:
         return False
     return (guid_or_none(field(request, 'ProfileTemplateUuid')) == wanted.template
             and (wanted.smartcard is None or guid_or_none(field(request, 'OldSmartcardUuid')) == wanted.smartcard)
-            and (wanted.profile is None or guid_or_none(field(request, 'OldProfileUuid')) == wanted.profile))
+            and (wanted.profile is None or guid_or_none(field(request, 'OldProfileUuid')) == wanted.profile)
+            and ('comment' not in wanted.match or field(request, 'Comment') == wanted.comment)
+            and ('data_collection' not in wanted.match or _holds(field(request, 'DataCollection'), wanted.data_collection)))
+
+
+def _holds(sent: Any, wanted: dict[str, str]) -> bool:
+    """Whether a request's DataCollection ({Name, Value} objects, or one-pair objects as a POST sends them, perhaps in a
+    JSON string) has every wanted item with the same value; anything unreadable holds nothing."""
+    if isinstance(sent, str):
+        try:
+            sent = json.loads(sent)
+        except ValueError:
+            return False
+    items: dict[str, Any] = {}
+    for item in sent if isinstance(sent, list) else []:
+        if isinstance(item, dict) and field(item, 'Name') is not None:
+            items[str(field(item, 'Name'))] = field(item, 'Value')
+        elif isinstance(item, dict) and len(item) == 1:
+            items.update((str(name), value) for name, value in item.items())
+    return all(items.get(name) == value for name, value in wanted.items())
 
 
 def reuse(candidates: Candidates, wanted: Wanted, warn: Callable[[str], None]) -> Optional[dict[str, Any]]:

@@ -17,7 +17,8 @@ description:
     target user, smart card and profile. When there is one, returns it and reports no change, so that a re-run does
     not create a second request. Without O(target_user) only the caller's own requests count (those it created for
     itself); with O(target_user), any open request for that user counts, whoever created it, because the REST API has
-    no way to tell who the caller is. O(force=true) always creates.
+    no way to tell who the caller is. O(reuse_match) narrows the search further, for callers that create requests
+    of the same template for the same target on behalf of several hosts or jobs. O(force=true) always creates.
   - Reads the template's workflow policy for the request type first, when the server lets the caller read it, and
     refuses before anything is sent a required data collection item that is missing, an item the policy does not
     collect, or a missing comment the policy requires.
@@ -94,6 +95,22 @@ options:
     type: bool
     default: false
     version_added: 0.1.0
+  reuse_match:
+    description:
+      - What else an open request must share with this task to be returned instead of a new one, and to be taken
+        for the request that a POST without an answer created.
+      - V(comment) - its C(Comment) is O(comment), exactly.
+      - V(data_collection) - its C(DataCollection) holds every item of O(data_collection) with the same value.
+      - Needed when one account creates requests of the same template and target for several hosts, as a controller
+        does for a fleet; without it, a host would take another host's open request. The role
+        C(mim.certificate_management.enroll_certificate) matches on V(comment), the host's name by default.
+      - That the server keeps the comment and the data collection as sent and returns them in the request is
+        documented for the request object; whether every policy keeps a comment it does not collect is not.
+    type: list
+    elements: str
+    choices: [comment, data_collection]
+    default: []
+    version_added: 0.1.0
   data_collection_encoding:
     description:
       - How C(datacollection) is sent. Microsoft's pages show both an array of one-pair objects and that array
@@ -123,7 +140,8 @@ EXAMPLES = r'''
     type: Enroll
     data_collection:
       Host Name: "{{ inventory_hostname }}"
-    comment: Provisioned by Ansible
+    comment: "{{ inventory_hostname }}"
+    reuse_match: [comment]  # the controller's account creates the requests of every host
   delegate_to: localhost
   register: cm_new
 

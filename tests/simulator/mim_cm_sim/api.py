@@ -199,8 +199,9 @@ def describe_post(body: bytes, originator: str) -> Dict[str, Any]:
     except ValueError:
         kind = None
     target = canonical_guid(data.get("target")) if data.get("target") is not None else originator
+    comment = data.get("comment") if isinstance(data.get("comment"), str) else None
     return {"route": "requests", "request_type": kind, "template_uuid": canonical_guid(data.get("profiletemplateuuid")), "target_uuid": target,
-            "originator_uuid": originator}
+            "originator_uuid": originator, "comment": comment}
 
 
 def parse_certificatedata_body(body: bytes) -> Tuple[str, List[str], str]:

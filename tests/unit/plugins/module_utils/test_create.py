@@ -106,6 +106,40 @@ def test_an_open_request_whose_type_cannot_be_told_stops_the_task(client):
 
 
 @responses.activate
+def test_with_reuse_match_another_hosts_open_request_is_not_taken(client):
+    web02 = request('aaaaaaaa-0000-4000-8000-000000000001', Comment='web02', DataCollection=[{'Name': 'Host Name', 'Value': 'web02'}])
+    web01 = request('aaaaaaaa-0000-4000-8000-000000000002', Comment='web01', DataCollection='[{"Host Name": "web01"}]',
+                    Submitted='2026-11-30T00:00:00')
+    search({'Approved': [web02, web01]})
+    assert reuse(open_requests(client, wanted()), wanted(), print)['Uuid'] == web02['Uuid']  # without it: the newest, web02's
+    for match, comment in ((('comment',), 'web01'), (('data_collection',), ''), (('comment', 'data_collection'), 'web01')):
+        asked = wanted(match=match, comment=comment)
+        assert reuse(open_requests(client, asked), asked, print)['Uuid'] == web01['Uuid'], match
+    assert reuse(open_requests(client, wanted(match=('comment',), comment='web03')), wanted(), print) is None
+    assert 'with comment "web03"' in wanted(match=('comment',), comment='web03').describe()
+
+
+@pytest.mark.parametrize('sent', [None, 'not json', [{'Name': 'Host Name', 'Value': 'WEB01'}], [{'Host Name': 'web01', 'x': 1}], {'Host Name': 'web01'}])
+def test_a_data_collection_that_does_not_hold_the_items_is_not_matched(client, sent):
+    asked = wanted(match=('data_collection',))
+    with responses.RequestsMock() as mocked:
+        for status in ('Pending', 'Approved', 'Executing'):
+            mocked.get('%s/requests' % BASE, json=[request(NEW_ID, DataCollection=sent)] if status == 'Approved' else [], status=200,
+                       match=[responses.matchers.query_param_matcher({'status': status, 'targetuser': 'current'})])
+        assert open_requests(client, asked).matching == []
+
+
+@responses.activate
+def test_with_reuse_match_a_lost_answer_is_not_mistaken_for_another_hosts_new_request(client):
+    responses.post('%s/requests' % BASE, body=requests.exceptions.ConnectionError('reset by peer'))
+    search({'Approved': [request('aaaaaaaa-0000-4000-8000-000000000009', Comment='web02'), request(NEW_ID, Comment='web01')]})
+    responses.get('%s/requests/%s' % (BASE, NEW_ID), json=request(NEW_ID, Comment='web01'))
+    created = create(client, wanted(match=('comment',), comment='web01'), ('array',), set(), {})[0]
+    assert created['Uuid'] == NEW_ID  # two new requests, one with this host's comment
+    assert [call.request.method for call in responses.calls].count('POST') == 1
+
+
+@responses.activate
 def test_created_once_and_read_back(client):
     responses.post('%s/requests' % BASE, json='api/v1.0/requests/%s' % NEW_ID, status=201)
     responses.get('%s/requests/%s' % (BASE, NEW_ID), json=request(NEW_ID))
