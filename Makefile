@@ -75,9 +75,10 @@ units: tree
 	$(VPY) tools/seed_ansible_test_pip.py
 	cd $(TREE) && $(VBIN)/ansible-test units --venv --python $(PY_VERSION) --requirements
 
-# Every function of plugins/module_utils annotated, and the annotations checked (tools/mypy.ini).
+# Every function of plugins/module_utils and plugins/plugin_utils annotated, and the annotations checked (tools/mypy.ini).
 typecheck: tree
-	cd $(BUILD) && MYPYPATH=$(BUILD) $(VPY) -m mypy --config-file $(CURDIR)/tools/mypy.ini -p ansible_collections.mim.certificate_management.plugins.module_utils
+	cd $(BUILD) && MYPYPATH=$(BUILD) $(VPY) -m mypy --config-file $(CURDIR)/tools/mypy.ini -p ansible_collections.mim.certificate_management.plugins.module_utils \
+	  -p ansible_collections.mim.certificate_management.plugins.plugin_utils
 
 sanity: tree
 	$(VPY) tools/seed_ansible_test_pip.py

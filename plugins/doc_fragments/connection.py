@@ -203,6 +203,19 @@ attributes:
       - mim.certificate_management.cm
 '''
 
+    # The attribute of a module whose action plugin runs its code inside the controller when it can.
+    IN_CONTROLLER = r'''
+options: {}
+attributes:
+  action:
+    description:
+      - Has an action plugin. When the task runs on the controller (a local connection, such as C(delegate_to) V(localhost))
+        with the Python that runs Ansible, and without C(async) or a task C(environment), it runs the module's code inside
+        the worker Ansible forked for the host instead of starting the module as a new process; anywhere else the module
+        runs as usual. Results, check mode, diff and the masking of secrets are the same either way.
+    support: full
+'''
+
     # The attributes of a module that only reads.
     INFO_MODULE = r'''
 options: {}

@@ -9,7 +9,7 @@ from typing import Any
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._create import ENCODINGS, Wanted, create, open_requests, reuse
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError, HTTPStatusError
-from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import ModuleDefinition, client_from_module, connection_argument_spec
 from ansible_collections.mim.certificate_management.plugins.module_utils._request import (
     canonical_request_id, field, guid_or_none, request_status, request_type)
 from ansible_collections.mim.certificate_management.plugins.module_utils._secrets import Secrets
@@ -89,3 +89,7 @@ def ensure_request(module: Any, secrets: Secrets, context: dict[str, Any]) -> di
     request, encoding = create(client, wanted, encodings, candidates.ids(), context)
     return dict(result, changed=True, created=True, request_id=context['request_id'], request=request,
                 status=request_status(request), data_collection_encoding=encoding)
+
+
+DEFINITION = ModuleDefinition('mim.certificate_management.cm_request', argument_spec, ensure_request,
+                              dict(mutually_exclusive=[('smartcard', 'profile')]))

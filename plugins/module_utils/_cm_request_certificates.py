@@ -16,7 +16,7 @@ from ansible_collections.mim.certificate_management.plugins.module_utils._certif
     read_csr, read_option, weak_hash_warning, wire_csr)
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import (
     ConfigurationError, ConnectionFailure, MimCmError, UnexpectedResponse, unexpected_error)
-from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import ModuleDefinition, client_from_module, connection_argument_spec
 from ansible_collections.mim.certificate_management.plugins.module_utils._request import (
     canonical_request_id, field, guid_or_none, request_status)
 from ansible_collections.mim.certificate_management.plugins.module_utils._secrets import Secrets
@@ -337,3 +337,6 @@ def _read_pfx(entry: dict[str, Any], blob: Any, count: int, params: dict[str, An
         return
     if certificate is not None:
         entry.update(certificate_facts(certificate, chain_of(certificate, others)))
+
+
+DEFINITION = ModuleDefinition('mim.certificate_management.cm_request_certificates', argument_spec, request_certificates)

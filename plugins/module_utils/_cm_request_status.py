@@ -9,7 +9,7 @@ from typing import Any
 
 from ansible_collections.mim.certificate_management.plugins.module_utils._errors import ConfigurationError
 from ansible_collections.mim.certificate_management.plugins.module_utils._finalize import batch_outcome, finalize_many, finalize_request
-from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import ModuleDefinition, client_from_module, connection_argument_spec
 from ansible_collections.mim.certificate_management.plugins.module_utils._request import (
     FINAL_ACTIONS,
     canonical_request_id,
@@ -46,3 +46,6 @@ def finalize(module: Any, secrets: Secrets, context: dict[str, Any]) -> dict[str
     outcome = batch_outcome(finalize_many(client_from_module(module, secrets), request_ids, action, module.check_mode,
                                           module._diff, params['concurrency']))
     return dict(outcome, failed=bool(outcome.get('msg')))
+
+
+DEFINITION = ModuleDefinition('mim.certificate_management.cm_request_status', argument_spec, finalize, CONSTRAINTS)

@@ -53,8 +53,8 @@ class Wanted(NamedTuple):
         target = 'user %s' % self.target_user if self.target_user else 'the caller'
         also = [('comment %s' % json.dumps(self.comment)) if 'comment' in self.match else '',
                 'its data collection' if 'data_collection' in self.match else '']
-        return '%s request for profile template %s and %s%s' % (self.request_type.name, self.template, target,
-                                                               ''.join(' with ' + what for what in also if what))
+        also_text = ''.join(' with ' + what for what in also if what)
+        return '%s request for profile template %s and %s%s' % (self.request_type.name, self.template, target, also_text)
 
 
 class Candidates(NamedTuple):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -23,6 +23,16 @@ ENV_PREFIX = 'MIM_CM_'
 # cm_request_certificates); module_secrets registers every form of each with Ansible's masking.
 SECRET_OPTIONS = ('password', 'token', 'client_secret', 'pfx_password')
 _BOOLEAN_CREDENTIALS = ('token_validate_certs',)
+
+
+class ModuleDefinition(NamedTuple):
+    """A module as its module file and its action plugin both run it: its name, its options and their constraints (as
+    AnsibleModule takes them), and its work (module, secrets, context) -> result, for run_module."""
+
+    name: str
+    argument_spec: Callable[[], dict[str, dict[str, Any]]]
+    work: Callable[[Any, Secrets, dict[str, Any]], dict[str, Any]]
+    constraints: Mapping[str, Any] = {}
 
 
 def connection_argument_spec() -> dict[str, dict[str, Any]]:

@@ -32,6 +32,7 @@ author:
 extends_documentation_fragment:
   - mim.certificate_management.connection
   - mim.certificate_management.connection.action_group
+  - mim.certificate_management.connection.in_controller
 attributes:
   check_mode:
     description: Finds the template, reads its policy, checks the data and looks for an open request; creates nothing.
@@ -198,14 +199,13 @@ profile_template:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request import argument_spec, ensure_request
+from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request import DEFINITION
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[('smartcard', 'profile')])
-    run_module(module, lambda secrets, context: ensure_request(module, secrets, context))
+    module = AnsibleModule(argument_spec=DEFINITION.argument_spec(), supports_check_mode=True, **DEFINITION.constraints)
+    run_module(module, lambda secrets, context: DEFINITION.work(module, secrets, context))
 
 
 if __name__ == '__main__':

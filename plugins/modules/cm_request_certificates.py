@@ -30,6 +30,7 @@ author:
 extends_documentation_fragment:
   - mim.certificate_management.connection
   - mim.certificate_management.connection.action_group
+  - mim.certificate_management.connection.in_controller
 attributes:
   check_mode:
     description: Reads the request and its options and checks the CSRs; submits nothing.
@@ -346,13 +347,13 @@ certificates_on_profile:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request_certificates import argument_spec, request_certificates
+from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request_certificates import DEFINITION
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, lambda secrets, context: request_certificates(module, secrets, context))
+    module = AnsibleModule(argument_spec=DEFINITION.argument_spec(), supports_check_mode=True, **DEFINITION.constraints)
+    run_module(module, lambda secrets, context: DEFINITION.work(module, secrets, context))
 
 
 if __name__ == '__main__':

@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - mim.certificate_management.connection
   - mim.certificate_management.connection.action_group
+  - mim.certificate_management.connection.in_controller
   - mim.certificate_management.connection.info_module
 options:
   request_id:
@@ -104,37 +105,13 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._filters import submitted_cutoff
-from ansible_collections.mim.certificate_management.plugins.module_utils._module import client_from_module, connection_argument_spec, run_module
-from ansible_collections.mim.certificate_management.plugins.module_utils._request import STATUS_TABLE, canonical_request_id, status_name
-from ansible_collections.mim.certificate_management.plugins.module_utils._search import STATUS_NAME_KEY, find_requests, unknown_status_warning
+from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request_info import DEFINITION
+from ansible_collections.mim.certificate_management.plugins.module_utils._module import run_module
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        request_id=dict(type='str'),
-        status=dict(type='list', elements='str', choices=[entry.name.lower() for entry in STATUS_TABLE]),
-        target_user=dict(type='str', choices=['current']),
-        submitted_before=dict(type='str'),
-        older_than_days=dict(type='float'),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('request_id', 'status'), ('request_id', 'target_user')])
-    run_module(module, lambda secrets, context: read(module, secrets))
-
-
-def read(module, secrets):
-    """The requests found, each unknown status warned about."""
-    params = module.params
-    request_id = canonical_request_id(params['request_id']) if params['request_id'] else None
-    cutoff = submitted_cutoff(params['submitted_before'], params['older_than_days'])
-    found = find_requests(client_from_module(module, secrets), request_id, [status_name(name) for name in params['status'] or ()],
-                          params['target_user'], cutoff)
-    for request in found:
-        if request[STATUS_NAME_KEY] is None:
-            module.warn(unknown_status_warning(request))
-    return dict(changed=False, requests=found)
+    module = AnsibleModule(argument_spec=DEFINITION.argument_spec(), supports_check_mode=True, **DEFINITION.constraints)
+    run_module(module, lambda secrets, context: DEFINITION.work(module, secrets, context))
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - mim.certificate_management.connection
   - mim.certificate_management.connection.action_group
+  - mim.certificate_management.connection.in_controller
 attributes:
   check_mode:
     description: Reads the request and reports what would change; never writes.
@@ -163,13 +164,13 @@ url:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request_status import CONSTRAINTS, argument_spec, finalize
+from ansible_collections.mim.certificate_management.plugins.module_utils._cm_request_status import DEFINITION
 from ansible_collections.mim.certificate_management.plugins.module_utils._module import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
-    run_module(module, lambda secrets, context: finalize(module, secrets, context))
+    module = AnsibleModule(argument_spec=DEFINITION.argument_spec(), supports_check_mode=True, **DEFINITION.constraints)
+    run_module(module, lambda secrets, context: DEFINITION.work(module, secrets, context))
 
 
 if __name__ == '__main__':

@@ -4,7 +4,7 @@
 # the files written, with openssl: three hosts enrolled (key made on the host, chain verifies, key matches), a re-run
 # that changes nothing and submits nothing, a renewal inside the window, a request approved while the role waits, one
 # denied (the host fails, the request stays Denied), and a template asking for a key the host cannot make (the request
-# is abandoned: it reads Failed). Check mode writes nothing.
+# is abandoned: it reads Failed). Check mode writes nothing. The API calls run inside the controller.
 set -eu -o pipefail
 
 python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
@@ -102,8 +102,11 @@ for host in web1 web2 web3; do recap "$host" rerun | grep -q " changed=0 " || fa
 [ "$(count applied POST requests)" -eq 3 ] && [ "$(count applied PUT)" -eq 3 ] || fail "the re-run wrote to the server"
 
 echo "== inside the renewal window, web1 renews its profile"
-run renew -e enroll_hosts=web1 -e enroll_certificate_renew_days=400
+run renew -e enroll_hosts=web1 -e enroll_certificate_renew_days=400 -vvv
 [ "$rc" -eq 0 ] || fail "the renewal exited with $rc"
+# the API calls ran inside the controller (their action plugins); the host's own tasks shipped their modules
+grep -q AnsiballZ_openssl_privatekey "$work/renew.log" || fail "the -vvv log shows no module shipped at all"
+if grep -q AnsiballZ_cm_ "$work/renew.log"; then fail "an API module was shipped instead of running inside the controller"; fi
 check_files web1
 [ "$(openssl x509 -in "$hosts/web1/web1.crt" -noout -serial)" != "$serial" ] || fail "web1 kept its certificate"
 [ "$(count applied POST requests)" -eq 4 ] && [ "$(count applied PUT)" -eq 4 ] || fail "the renewal did not make one request"
