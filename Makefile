@@ -27,7 +27,7 @@ export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: help setup deps demo test tree build install units typecheck sanity lint nox docs-check kerberos integration molecule importer fault-matrix docs simulator-tests cores clean \
-	ee-check bundle bundle-test bench bench-smoke
+	ee-check bundle bundle-test bench bench-enroll bench-smoke
 
 help:
 	@echo "make demo   - set up .venv, run the example playbook against the local MIM CM simulator"
@@ -188,16 +188,24 @@ bundle-test: bundle
 
 # The benchmark (issues 5 and 14): uri loop, module loop, batch and the plain-requests floor at N=50/200/1000, NTLM, 10k
 # memory, and the fleet (the finalize_request role, ping, one batch task and uri per host, and a no-op set_fact, over
-# 100/200/500/1000 hosts); writes docs/benchmark.md and docs/benchmark.png. About 70 minutes on two cores under load.
+# 100/200/500/1000 hosts); writes docs/benchmark.md and docs/benchmark.png; then the enrollment (bench-enroll, below).
+# About 85 minutes on two cores under load.
 $(VENV)/.bench-installed: $(VENV)/.installed tools/requirements-bench.txt
 	$(VPY) -m pip install --quiet --disable-pip-version-check -r tools/requirements-bench.txt -c constraints.txt
 	touch $@
 
 bench: install $(VENV)/.bench-installed
 	$(VPY) tools/bench/bench.py --build $(BUILD)
+	$(VPY) tools/bench/bench_enroll.py --build $(BUILD)
 
-# The same benchmark code on 5 requests and a fleet of 5 hosts, into $(BUILD)/bench-smoke: every scenario runs and is
-# audited (no figure judged), and the fleet table has a row for each variant.
+# The enrollment benchmark alone: the enroll_certificate role over 50 hosts against the simulator with its CA, the
+# role with its API calls shipped as modules, a re-run and ping per host, 3 rounds; writes docs/benchmark_enroll.md.
+# About 15 minutes on two cores.
+bench-enroll: install $(VENV)/.bench-installed
+	$(VPY) tools/bench/bench_enroll.py --build $(BUILD)
+
+# The same benchmark code on 5 requests, a fleet of 5 hosts and an enrollment of 3, into $(BUILD)/bench-smoke: every
+# scenario runs and is audited (no figure judged), and the fleet and enrollment tables have a row for each variant.
 bench-smoke: install $(VENV)/.bench-installed
 	rm -rf $(BUILD)/bench-smoke
 	$(VPY) tools/bench/bench.py --build $(BUILD) --sizes 5 --repeat 1 --memory-size 0 --hammer-calls 400 --fleet-sizes 5 --fleet-repeat 1 \
@@ -207,6 +215,11 @@ bench-smoke: install $(VENV)/.bench-installed
 	for row in 'set_fact no-op | .* | no writes' 'ping | .* | no writes' 'role | .* | 5 applied once' 'batch | .* | 5 applied once' \
 	    'uri GET+PUT | .* | 5 applied once'; do \
 	  grep -q "^| 5 | $$row |\$$" $(BUILD)/bench-smoke/benchmark.md || { echo "bench-smoke: no fleet row '$$row'"; exit 1; }; \
+	done
+	$(VPY) tools/bench/bench_enroll.py --build $(BUILD) --sizes 3 --repeat 1 --out $(BUILD)/bench-smoke
+	for row in 'enroll | .* | 3 enrolled once' 'enroll, API modules shipped | .* | 3 enrolled once' 're-run, nothing to do | .* | no writes' \
+	    'ping | .* | no writes'; do \
+	  grep -q "^| 3 | $$row |\$$" $(BUILD)/bench-smoke/benchmark_enroll.md || { echo "bench-smoke: no enrollment row '$$row'"; exit 1; }; \
 	done
 
 # make test runs every step, even after one fails, each step's output also in build/test-logs/<step>.log, and ends

@@ -159,6 +159,16 @@ def hammer(spec):
 
 # ---------------------------------------------------------------- simulators
 
+def cpu_seconds(pid):
+    """CPU time a process has used so far (Linux /proc), or None."""
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii') as stat:
+            fields = stat.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 class Simulator:
     """One simulator process on 127.0.0.1 with its own seed and audit log; stopped by its PID."""
 
@@ -179,12 +189,7 @@ class Simulator:
 
     def cpu_seconds(self):
         """CPU time the simulator has used so far (Linux /proc), or None."""
-        try:
-            with open('/proc/%d/stat' % self.process.pid, encoding='ascii') as stat:
-                fields = stat.read().rsplit(')', 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+        return cpu_seconds(self.process.pid)
 
     def check_completed(self, ids, what):
         """The audit lines written since the last check must be exactly ids, each moved Approved -> Completed once."""
