@@ -14,7 +14,8 @@ VPY := $(CURDIR)/$(VENV)/bin/python
 VBIN := $(CURDIR)/$(VENV)/bin
 BUILD ?= $(CURDIR)/build
 # The other collections the tests need (awx.awx, community.crypto), and their tarballs: tools/collections/fetch.sh.
-COLLECTION_DEPS := $(BUILD)/collection-deps
+COLLECTION_DEPS ?= $(BUILD)/collection-deps
+COLLECTION_PIN ?= tools/collections/ansible-wheel.txt
 CRYPTO_TARBALL = $(firstword $(wildcard $(COLLECTION_DEPS)/tarballs/community-crypto-*.tar.gz))
 EE_VENV ?= $(CURDIR)/.venv-ee
 TREE := $(BUILD)/ansible_collections/mim/certificate_management
@@ -46,7 +47,7 @@ $(VENV_STAMP): requirements-dev.txt constraints.txt tools/requirements-core.txt
 setup: $(VENV_STAMP)
 
 deps: setup
-	tools/collections/fetch.sh $(VPY) $(COLLECTION_DEPS)
+	tools/collections/fetch.sh $(VPY) $(COLLECTION_DEPS) $(COLLECTION_PIN)
 
 # ansible-test needs the collection under ansible_collections/<namespace>/<name>/: a copy of the tracked and new files,
 # with community.crypto (a dependency) beside it.
@@ -247,10 +248,11 @@ test:
 #   : the controller Pythons it supports, in the order tried (the first one found here is used)
 #   : its integration run: all targets, or the SMOKE_TARGETS
 #   : pins that replace those of constraints.txt (2.16 to 2.18 require resolvelib < 1.1; constraints.txt pins 1.2.1)
+#   : the pin file of the collections it is tested with (tools/collections/; default ansible-wheel.txt)
 # Each gets ansible-test sanity and units, and its integration run. Pythons are looked for in CORE_PYTHONS
 # (interpreter paths, e.g. CORE_PYTHONS=/opt/python3.12/bin/python3), PYTHON, on PATH, then among pyenv's versions; a
 # core with none of its Pythons is reported as NOT TESTED (an error under CI=true), never as passed.
-CORES := 2.16.19:3.11,3.10,3.12:all:resolvelib==1.0.1 \
+CORES := 2.16.19:3.11,3.10,3.12:all:resolvelib==1.0.1:ansible-wheel-2.16.txt \
 	2.17.14:3.11,3.10,3.12:smoke:resolvelib==1.0.1 \
 	2.18.19:3.13,3.12,3.11:smoke:resolvelib==1.0.1 \
 	2.20.10:3.12,3.13,3.14:smoke \
@@ -262,7 +264,9 @@ CORE_STEPS ?= setup sanity units integration
 cores:
 	@failed=; untested=; report=; \
 	for row in $(CORES); do \
-	  IFS=: read -r core pythons integration pins <<< "$$row"; \
+	  IFS=: read -r core pythons integration pins deps <<< "$$row"; \
+	  collections=; \
+	  if [ -n "$$deps" ]; then collections="COLLECTION_PIN=tools/collections/$$deps COLLECTION_DEPS=$(BUILD)/collection-deps-$$core"; fi; \
 	  python=; \
 	  for version in $${pythons//,/ }; do \
 	    for candidate in $(CORE_PYTHONS) $(PYTHON) $$(command -v python$$version) \
@@ -289,7 +293,7 @@ cores:
 	    targets=; \
 	    if [ $$step = integration ] && [ $$integration = smoke ]; then targets="$(SMOKE_TARGETS)"; fi; \
 	    start=$$SECONDS; \
-	    if $(MAKE) --no-print-directory VENV=$$venv VENV_STAMP=$$venv/.installed-$$core PYTHON=$$python \
+	    if $(MAKE) --no-print-directory VENV=$$venv VENV_STAMP=$$venv/.installed-$$core PYTHON=$$python $$collections \
 	        REQUIREMENTS="$$requirements" INTEGRATION_TARGETS="$$targets" $$step; then \
 	      result=passed; \
 	    else \

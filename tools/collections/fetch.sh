@@ -4,12 +4,13 @@
 # --offline, the offline bundle and the execution environment).
 # It takes them out of the `ansible` community wheel pinned (with its hash) in tools/collections/ansible-wheel.txt,
 # because Galaxy may not be reachable; nothing else of that wheel is kept. Nothing happens when DEST already has that pin.
-# Usage: tools/collections/fetch.sh PYTHON DEST     (PYTHON: a Python with ansible-galaxy next to it, to build tarballs)
+# Usage: tools/collections/fetch.sh PYTHON DEST [PIN]   (PYTHON: a Python with ansible-galaxy next to it, to build
+# tarballs; PIN: the pin file, tools/collections/ansible-wheel.txt by default)
 set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 PYTHON DEST" >&2; exit 2; }
+[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 PYTHON DEST [PIN]" >&2; exit 2; }
 python=$1
 dest=$2
-pin=$(cd "$(dirname "$0")" && pwd)/ansible-wheel.txt
+pin=$(cd "$(dirname "${3:-$0}")" && pwd)/$(basename "${3:-ansible-wheel.txt}")
 names=(awx/awx community/crypto)
 if [ -f "$dest/.pin" ] && cmp -s "$pin" "$dest/.pin" && [ -f "$dest/ansible_collections/community/crypto/MANIFEST.json" ]; then
     exit 0
