@@ -63,9 +63,9 @@ class EnrollBench:
             handle.write('#!/bin/sh\nexec %s "$@"\n' % sys.executable)
         os.chmod(self.shipped, 0o700)
         try:
-            self.sim = bench.launch.start(os.path.join(work, 'simulator'), ['--seed', os.path.join(work, 'seed.json'), '--auth', 'ntlm',
-                                                                           '--users', os.path.join(work, 'users.json'), '--ntlm-domain', bench.DOMAIN],
-                                          access_log=False, timeout=60)
+            options = ['--seed', os.path.join(work, 'seed.json'), '--auth', 'ntlm', '--users', os.path.join(work, 'users.json'),
+                       '--ntlm-domain', bench.DOMAIN]
+            self.sim = bench.launch.start(os.path.join(work, 'simulator'), options, access_log=False, timeout=60)
         except bench.launch.SimulatorError as exc:
             raise bench.BenchError('the simulator did not start: %s' % exc) from exc
         self.offset = 0
@@ -75,8 +75,8 @@ class EnrollBench:
         self.runs += 1
         name = 'run%03d-%s-%d' % (self.runs, variant, len(hosts))
         inventory = os.path.join(self.work, name + '.inventory.json')
-        bench.write_json(inventory, {'all': {'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable},
-                                              'hosts': {host: {} for host in hosts}}})
+        host_vars = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
+        bench.write_json(inventory, {'all': {'vars': host_vars, 'hosts': {host: {} for host in hosts}}})
         extra = {'bench_url': self.sim.url, 'bench_username': '%s\\%s' % (bench.DOMAIN, USER), 'bench_password': self.password,
                  'bench_hosts': directory}
         if variant == 'enroll_shipped':
