@@ -103,8 +103,9 @@ docs-check: install
 	grep -q finalize_request_ids $(BUILD)/finalize_request.txt
 
 # kerberos first: the simulator's Kerberos tests need the KDC tools and gssapi (they skip loudly, or fail under CI).
+# In parallel, one worker per CPU (pytest-xdist): most of their time is simulators starting and answering.
 simulator-tests: kerberos
-	$(VPY) -m pytest -q tests/simulator/tests
+	$(VPY) -m pytest -q -n auto tests/simulator/tests
 
 # The Kerberos tier: MIT KDC and gssapi (installed when missing; skipped loudly only where they cannot be installed).
 kerberos: setup

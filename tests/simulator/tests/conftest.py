@@ -33,6 +33,7 @@ REALM = "MIMLAB.TEST"
 ALICE = "5a2f6c1e-3b1d-4d0a-9a51-0f4a1c7e2b10"
 READER = "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
 APPROVED = "a9b4b42c-cc50-4c9b-89d1-bbc0bcd5a099"
+UNKNOWN = "f3a1c9e2-7b4d-4e15-9c8a-2d6b0e4f7a13"  # in no seed; not random, for xdist workers must collect the same tests
 ALICE_PW = "Alice pw-1"
 READER_PW = "Reader pw-2"
 MALLORY_PW = "Mallory pw-3"
@@ -45,7 +46,7 @@ USERS = {"users": {"alice": {"password": ALICE_PW, "uuid": ALICE},
          "clients": {CLIENT_ID: {"secret": CLIENT_SECRET, "user": "alice"}},
          "tokens": {STATIC_TOKEN: "alice"}}
 SEED = {"requests": [{"Uuid": APPROVED, "Status": 3, "TargetUserUuid": ALICE}]}
-KERBEROS_SKIPS = []
+KERBEROS_SKIPPED = "Kerberos tests SKIPPED"  # how the skip reasons of the Kerberos tier begin
 
 
 def read_jsonl(path):
@@ -137,7 +138,6 @@ def _skip_kerberos(reason):
     """Skip a Kerberos test, loudly; under CI (CI=true), where the Kerberos tier must run, fail it instead."""
     if os.environ.get("CI") == "true":
         pytest.fail(reason.replace("SKIPPED", "cannot run under CI"))
-    KERBEROS_SKIPS.append(reason)
     pytest.skip(reason)
 
 
@@ -150,13 +150,13 @@ def realm(tmp_path_factory):
     """
     missing = krb5_realm.missing_tools()
     if missing:
-        reason = "Kerberos tests SKIPPED: %s not installed (Debian: apt-get install krb5-kdc krb5-admin-server krb5-user)" % ", ".join(missing)
+        reason = KERBEROS_SKIPPED + ": %s not installed (Debian: apt-get install krb5-kdc krb5-admin-server krb5-user)" % ", ".join(missing)
         _skip_kerberos(reason)
     try:
         import gssapi  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
         import krb5  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     except ImportError as exc:
-        reason = "Kerberos tests SKIPPED: %s (pip install 'pyspnego[kerberos]')" % exc
+        reason = KERBEROS_SKIPPED + ": %s (pip install 'pyspnego[kerberos]')" % exc
         _skip_kerberos(reason)
     directory = str(tmp_path_factory.mktemp("krb5"))
     info = krb5_realm.create_realm(krb5_realm.Realm(directory, REALM, krb5_realm.free_port()),
@@ -182,8 +182,13 @@ def realm(tmp_path_factory):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say loudly when the Kerberos tests could not run."""
-    for reason in sorted(set(KERBEROS_SKIPS)):
+    """Say loudly when the Kerberos tests could not run (from the skip reports, which also reach it from xdist workers)."""
+    reasons = set()
+    for report in terminalreporter.stats.get("skipped", []):
+        message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if KERBEROS_SKIPPED in message:
+            reasons.add(message[message.index(KERBEROS_SKIPPED):])
+    for reason in sorted(reasons):
         terminalreporter.write_line("*** %s ***" % reason, red=True, bold=True)
 
 

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from conftest import ALICE, LAUNCHER, ROOT
+from conftest import ALICE, LAUNCHER, ROOT, UNKNOWN
 from mim_cm_sim import ca
 
 BOB = "c3d9e8f2-7a64-4b1e-8c02-9d5b3f0a6e21"
@@ -262,7 +262,7 @@ def test_generation_options_are_the_client_generated_entries(sim):
     assert sim.audit_lines() == [], "reads are never audited"
 
 
-@pytest.mark.parametrize("request_id", [NONE_REQUEST, STRAY, str(uuid.uuid4())])
+@pytest.mark.parametrize("request_id", [NONE_REQUEST, STRAY, UNKNOWN])
 def test_generation_options_none_or_unknown_request_is_204(sim, request_id):
     response = options_of(sim, request_id)
     assert response.status_code == 204 and response.content == b""

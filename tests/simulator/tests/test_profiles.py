@@ -17,7 +17,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import ALICE, LAUNCHER, ROOT
+from conftest import ALICE, LAUNCHER, ROOT, UNKNOWN
 
 BOB = "c3d9e8f2-7a64-4b1e-8c02-9d5b3f0a6e21"
 ZERO = "00000000-0000-0000-0000-000000000000"
@@ -394,9 +394,9 @@ def test_profile_one_operations_certificates(sim):
     assert (certificates[1]["ArchivedOnCa"], certificates[1]["CertificateType"], certificates[1]["TemplateCommonName"]) == (False, 1, "")
 
 
-@pytest.mark.parametrize("path", ["/profiles/%s" % uuid.uuid4(), "/profiles/%s/operations" % OLD_PROFILE,
-                                  "/profiles/%s/certificates" % OLD_PROFILE, "/profiles/%s/certificates" % uuid.uuid4(),
-                                  "/requests/%s/profiles" % PENDING, "/requests/%s/profiles" % uuid.uuid4()])
+@pytest.mark.parametrize("path", ["/profiles/%s" % UNKNOWN, "/profiles/%s/operations" % OLD_PROFILE,
+                                  "/profiles/%s/certificates" % OLD_PROFILE, "/profiles/%s/certificates" % UNKNOWN,
+                                  "/requests/%s/profiles" % PENDING, "/requests/%s/profiles" % UNKNOWN])
 def test_profile_unknown_or_empty_is_204(sim, path):
     response = get(sim, path)
     assert response.status_code == 204 and response.content == b""

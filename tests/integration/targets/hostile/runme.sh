@@ -78,7 +78,7 @@ cat > "$out/ansible/hostile.json" <<EOF
              "summary": "$out/ansible/summary.json", "registered_dump": "$out/ansible/registered.json"}}
 EOF
 
-echo "== hostile server on port $port; running hostile.yml (about 1 minute; 2 before the modules were hardened)"
+echo "== hostile server on port $port; running hostile.yml (about 25 s)"
 set +e
 HOSTILE_MODULE_LOG=$out/logs/modules.jsonl \
 ANSIBLE_CALLBACK_RESULT_FORMAT=json ANSIBLE_CALLBACKS_ENABLED=ansible.builtin.tree ANSIBLE_CALLBACK_TREE_DIR="$out/ansible/tree" \
